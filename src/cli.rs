@@ -13,7 +13,7 @@ use web_time::Instant;
 
 use crate::capture::Capture;
 use crate::chart::thousands;
-use crate::detect::autoencoder::Trainer;
+use crate::detect::autoencoder::Compute;
 use crate::evaluate::{Labels, score_against};
 use crate::parity::{self, Reference};
 use crate::pipeline::{self, Event, NoProgress, Params, ProgressSink, Stage};
@@ -59,15 +59,19 @@ struct DetectArgs {
 }
 
 impl DetectArgs {
+    /// Where the autoencoder trains.
+    fn compute(&self) -> Compute {
+        match self.trainer {
+            TrainerArg::Cpu => Compute::cpu(),
+            TrainerArg::Burn => Compute::burn_flex(),
+        }
+    }
+
     fn params(&self) -> Params {
         let mut p = Params::seed(self.seed);
         p.autoencoder.epochs = self.epochs;
         p.autoencoder.batch_size = self.batch;
         p.autoencoder.percentile = self.percentile;
-        p.autoencoder.trainer = match self.trainer {
-            TrainerArg::Cpu => Trainer::Cpu,
-            TrainerArg::Burn => Trainer::Burn,
-        };
         p.iforest.contamination = self.contamination;
         p.kmeans.k = self.k;
         p.kmeans_percentile = self.percentile;
@@ -171,7 +175,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Analyze { file, json, labels, detect } => {
-            let report = analyze(&file, &detect.params())?;
+            let report = analyze(&file, &detect.params(), &detect.compute())?;
             let mut out = std::io::stdout().lock();
             write_results(&mut out, &report)?;
             if let Some(labels) = labels {
@@ -207,7 +211,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                     Reference::from_json(name, &v).map_err(anyhow::Error::msg)
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let report = analyze(&file, &detect.params())?;
+            let report = analyze(&file, &detect.params(), &detect.compute())?;
             if let Some(path) = json {
                 write_json(&path, &report)?;
             }
@@ -282,6 +286,7 @@ impl ProgressSink for Bar {
                     e.loss
                 ));
             }
+            Event::Backend(b) => self.bar.println(format!("  autoencoder on {}: {}", b.backend, b.reason)),
             Event::StageDone { stage, seconds } => {
                 self.bar.println(format!("  {:<26} {seconds:>8.3} s", stage.label()))
             }
@@ -291,7 +296,7 @@ impl ProgressSink for Bar {
     }
 }
 
-fn analyze(file: &Path, params: &Params) -> anyhow::Result<Report> {
+fn analyze(file: &Path, params: &Params, compute: &Compute) -> anyhow::Result<Report> {
     let bytes = read(file)?;
     let bar = ProgressBar::new(1000);
     bar.set_style(
@@ -301,7 +306,9 @@ fn analyze(file: &Path, params: &Params) -> anyhow::Result<Report> {
     );
     let mut sink = Bar { bar };
     let name = file.display().to_string();
-    let analysis = pipeline::run(&bytes, &name, params, &mut sink).with_context(|| name.clone())?;
+    let analysis =
+        futures_lite::future::block_on(pipeline::run_with(&bytes, &name, params, compute, &mut sink))
+            .with_context(|| name.clone())?;
     sink.bar.finish_and_clear();
     print_warnings(file, &analysis.capture);
     analysis.report.ok_or_else(|| anyhow::anyhow!("{name}: {}", pipeline::PipelineError::NoPackets))

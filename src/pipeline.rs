@@ -1,6 +1,9 @@
 //! Runs an analysis from a file's bytes to its [`Report`], stage by stage, reporting progress
 //! through a [`ProgressSink`] that can cancel. The worker's sink posts messages, the CLI's
 //! draws on stderr, tests collect events. [`Params::seed`] is the notebook's method.
+//!
+//! [`run_with`] is async because training on WebGPU awaits its reads; [`Compute`] says where
+//! the autoencoder may train. [`run`] is the native, CPU-only shortcut that blocks on it.
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
@@ -9,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
 use crate::capture::{self, Capture, ParseError};
-use crate::detect::autoencoder::{AutoencoderParams, EpochReport};
+use crate::detect::autoencoder::{self, AutoencoderParams, BackendNote, Compute, EpochReport};
 use crate::detect::iforest::IsolationForestParams;
 use crate::detect::kmeans::KMeansParams;
 use crate::detect::random_forest::RandomForestParams;
@@ -90,6 +93,8 @@ pub enum Event<'a> {
     Progress { stage: Stage, fraction: f64 },
     /// The capture is parsed and summarised; models still run after this.
     Overview { capture: &'a Capture, overview: &'a Overview },
+    /// Where the autoencoder trains, and why (sent before its first epoch).
+    Backend(&'a BackendNote),
     /// The autoencoder finished an epoch.
     Epoch(&'a EpochReport),
     /// A stage finished.
@@ -136,11 +141,23 @@ fn go(flow: ControlFlow<()>) -> Result<(), PipelineError> {
     if flow.is_break() { Err(PipelineError::Cancelled) } else { Ok(()) }
 }
 
-/// Parses `bytes`, computes the overview and, when `params.detect`, runs the detectors.
+/// [`run_with`] on the CPU, blocking until it is done (every await in it is then ready at once).
 pub fn run(
     bytes: &[u8],
     name: &str,
     params: &Params,
+    sink: &mut impl ProgressSink,
+) -> Result<Analysis, PipelineError> {
+    futures_lite::future::block_on(run_with(bytes, name, params, &Compute::cpu(), sink))
+}
+
+/// Parses `bytes`, computes the overview and, when `params.detect`, runs the detectors, the
+/// autoencoder where `compute` says.
+pub async fn run_with(
+    bytes: &[u8],
+    name: &str,
+    params: &Params,
+    compute: &Compute,
     sink: &mut impl ProgressSink,
 ) -> Result<Analysis, PipelineError> {
     let started = Instant::now();
@@ -164,7 +181,7 @@ pub fn run(
 
     // A capture without packets has an overview (0 packets) but nothing to detect.
     let report = if params.detect && !capture.is_empty() {
-        Some(detect(&capture, name, bytes.len(), params, sink, timings)?)
+        Some(detect(&capture, name, bytes.len(), params, compute, sink, timings).await?)
     } else {
         None
     };
@@ -176,11 +193,12 @@ fn to_json<T: Serialize>(v: &T) -> serde_json::Value {
 }
 
 /// Runs the three detectors of the seed method on a parsed capture.
-pub fn detect(
+pub async fn detect(
     capture: &Capture,
     name: &str,
     bytes: usize,
     params: &Params,
+    compute: &Compute,
     sink: &mut impl ProgressSink,
     mut timings: BTreeMap<String, f64>,
 ) -> Result<Report, PipelineError> {
@@ -205,16 +223,17 @@ pub fn detect(
     let (x, columns) = features::one_hot_length_scaled(capture);
     let prep = t.elapsed().as_secs_f64();
     let valid = params.autoencoder.clone().check().map_err(fail(Stage::Autoencoder))?;
+    let t_choose = Instant::now();
+    let (on, backend) = autoencoder::choose(compute, &valid, &x).await.map_err(fail(Stage::Autoencoder))?;
+    let choose_s = t_choose.elapsed().as_secs_f64();
+    go(sink.event(Event::Backend(&backend)))?;
     let t_fit = Instant::now();
-    let model = valid
-        .fit(&x, &mut |e| {
-            sink.event(Event::Epoch(e))?;
-            sink.event(Event::Progress {
-                stage: Stage::Autoencoder,
-                fraction: e.epoch as f64 / e.epochs as f64,
-            })
-        })
-        .map_err(fail(Stage::Autoencoder))?;
+    let model = autoencoder::train(on, &valid, &x, &mut |e| {
+        sink.event(Event::Epoch(e))?;
+        sink.event(Event::Progress { stage: Stage::Autoencoder, fraction: e.epoch as f64 / e.epochs as f64 })
+    })
+    .await
+    .map_err(fail(Stage::Autoencoder))?;
     let fit = t_fit.elapsed().as_secs_f64();
     let t_score = Instant::now();
     let scores = model.score(&x);
@@ -225,14 +244,18 @@ pub fn detect(
         DetectorReport::new(row_no, scores, &verdicts, to_json(&params.autoencoder))
             .detail("feature_columns", &columns)
             .detail("input_dim", x.cols)
+            .detail("backend", &backend.backend)
+            .detail("backend_reason", &backend.reason)
             .detail("params_total", model.net.parameter_count())
             .detail("loss_history", model.history.iter().map(|e| e.loss).collect::<Vec<_>>())
             .detail("epoch_seconds", model.history.iter().map(|e| e.seconds).collect::<Vec<_>>())
             .timing("prep", prep)
+            .timing("choose_backend", choose_s)
             .timing("fit", fit)
             .timing("score", score_s),
     );
     timings.insert("ae_prep".into(), prep);
+    timings.insert("ae_backend".into(), choose_s);
     timings.insert("ae_fit".into(), fit);
     timings.insert("ae_score".into(), score_s);
     go(sink.event(Event::StageDone { stage: Stage::Autoencoder, seconds: t.elapsed().as_secs_f64() }))?;
@@ -335,6 +358,7 @@ mod tests {
             let (name, stage) = match event {
                 Event::Progress { stage, .. } => (format!("{stage:?}"), Some(stage)),
                 Event::Overview { overview, .. } => (format!("overview {}", overview.packets), None),
+                Event::Backend(b) => (format!("backend {}", b.backend), None),
                 Event::Epoch(e) => (format!("epoch {}", e.epoch), None),
                 Event::StageDone { stage, .. } => (format!("done {stage:?}"), None),
             };
@@ -389,6 +413,8 @@ mod tests {
             assert_eq!(d.count, d.flagged.len(), "{name}");
         }
         assert!(sink.0.contains(&"epoch 2".to_string()));
+        assert!(sink.0.contains(&"backend CPU".to_string()));
+        assert_eq!(r.detectors[report::AUTOENCODER].details["backend"], "CPU");
         let json = serde_json::to_value(&r).expect("json");
         assert!(json["detectors"]["iforest_rf"]["if_scores"].is_array());
         assert_eq!(json["row_no"][0], 1);
@@ -398,8 +424,16 @@ mod tests {
     fn zero_packets_is_a_clear_error() {
         let a = run(&csv(0), "x.csv", &Params::seed(42), &mut NoProgress).expect("an overview");
         assert!(a.report.is_none());
-        let err = detect(&a.capture, "x.csv", 0, &Params::seed(42), &mut NoProgress, BTreeMap::new())
-            .expect_err("fails");
+        let err = futures_lite::future::block_on(detect(
+            &a.capture,
+            "x.csv",
+            0,
+            &Params::seed(42),
+            &Compute::cpu(),
+            &mut NoProgress,
+            BTreeMap::new(),
+        ))
+        .expect_err("fails");
         assert_eq!(err, PipelineError::NoPackets);
         assert_eq!(err.to_string(), "the capture has no packets to analyse");
     }

@@ -9,17 +9,19 @@
 use serde::{Deserialize, Serialize};
 
 use crate::capture::Warning;
+use crate::detect::autoencoder::{BackendNote, Preference};
 use crate::pipeline::{Params, Stage};
 use crate::report::ResultsView;
 use crate::stats::Overview;
 
 /// Bumped when a message changes shape; page and worker must agree.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ToWorker {
-    /// Analyse the bytes sent beside this message with `params`. `job` is echoed in every answer.
-    Analyze { job: u64, file_name: String, params: Box<Params> },
+    /// Analyse the bytes sent beside this message with `params`, the autoencoder on `backend`
+    /// (CPU, WebGPU, or automatic). `job` is echoed in every answer.
+    Analyze { job: u64, file_name: String, params: Box<Params>, backend: Preference },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,7 +41,11 @@ pub enum FromWorker {
         warnings_total: usize,
         skipped_rows: usize,
     },
-    /// `memory_bytes`: the worker's wasm linear memory at the end (its peak: it never shrinks).
+    /// Where the autoencoder trains, and why.
+    Backend {
+        job: u64,
+        note: BackendNote,
+    },
     /// The autoencoder finished an epoch.
     Epoch {
         job: u64,
@@ -53,6 +59,7 @@ pub enum FromWorker {
         view: Box<ResultsView>,
         report_json: String,
     },
+    /// `memory_bytes`: the worker's wasm linear memory at the end (its peak: it never shrinks).
     Done {
         job: u64,
         seconds: f64,
@@ -71,6 +78,7 @@ impl FromWorker {
             FromWorker::Ready { .. } => None,
             FromWorker::Progress { job, .. }
             | FromWorker::Overview { job, .. }
+            | FromWorker::Backend { job, .. }
             | FromWorker::Epoch { job, .. }
             | FromWorker::Results { job, .. }
             | FromWorker::Done { job, .. }
@@ -111,6 +119,10 @@ mod tests {
                 warnings_total: 1,
                 skipped_rows: 1,
             },
+            FromWorker::Backend {
+                job: 3,
+                note: BackendNote { backend: "CPU".into(), reason: "chosen in the settings".into() },
+            },
             FromWorker::Epoch { job: 3, epoch: 2, epochs: 20, loss: 0.004 },
             FromWorker::Done { job: 3, seconds: 0.25, memory_bytes: 1 << 20 },
             FromWorker::Failed { job: 3, error: ErrorReport { message: "empty file".into() } },
@@ -120,7 +132,12 @@ mod tests {
             let back: FromWorker = serde_json::from_str(&json).expect("deserialises");
             assert_eq!(back, m);
         }
-        let to = ToWorker::Analyze { job: 1, file_name: "a.csv".into(), params: Box::default() };
+        let to = ToWorker::Analyze {
+            job: 1,
+            file_name: "a.csv".into(),
+            params: Box::default(),
+            backend: Preference::Accelerator,
+        };
         let back: ToWorker = serde_json::from_str(&serde_json::to_string(&to).expect("ser")).expect("de");
         assert_eq!(back, to);
     }

@@ -59,7 +59,12 @@ fn worker_messages_survive_js_encoding() {
         let back: FromWorker = from_js(to_js(&m).expect("encodes")).expect("decodes");
         assert_eq!(back, m);
     }
-    let to = ToWorker::Analyze { job: 2, file_name: "x.csv".into(), params: Box::default() };
+    let to = ToWorker::Analyze {
+        job: 2,
+        file_name: "x.csv".into(),
+        params: Box::default(),
+        backend: netsieve::detect::autoencoder::Preference::Auto,
+    };
     let back: ToWorker = from_js(to_js(&to).expect("encodes")).expect("decodes");
     assert_eq!(back, to);
 }

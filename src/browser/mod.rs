@@ -1,9 +1,10 @@
 //! The browser glue: the only module (with `ui`) that touches web-sys, js-sys and wasm-bindgen.
 //! It runs the worker side of [`crate::protocol`], spawns and talks to the worker from the
-//! page, reads dropped files, and paints [`crate::chart::Chart`] display lists on canvases.
+//! page, brings up WebGPU for the autoencoder, reads dropped files, and paints [`crate::chart::Chart`] display lists on canvases.
 
 pub mod canvas;
 pub mod client;
+pub mod gpu;
 pub mod worker_runtime;
 
 use serde::Serialize;

@@ -1,5 +1,6 @@
 //! The worker side: listens for [`ToWorker`] messages, runs the [`pipeline`] on the bytes that
-//! come with them, and posts [`FromWorker`] answers. Started by the `worker` binary.
+//! come with them (the autoencoder on the CPU or WebGPU, see [`super::gpu`]), and posts
+//! [`FromWorker`] answers. Started by the `worker` binary.
 
 use std::ops::ControlFlow;
 
@@ -9,6 +10,7 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 use web_time::Instant;
 
 use super::{from_js, to_js};
+use crate::detect::autoencoder::{Compute, Preference};
 use crate::pipeline::{self, Event, ProgressSink, Stage};
 use crate::protocol::{ErrorReport, FromWorker, PROTOCOL_VERSION, ToWorker};
 
@@ -29,13 +31,13 @@ fn post(scope: &DedicatedWorkerGlobalScope, msg: &FromWorker) {
     }
 }
 
-struct PostingSink<'a> {
-    scope: &'a DedicatedWorkerGlobalScope,
+struct PostingSink {
+    scope: DedicatedWorkerGlobalScope,
     job: u64,
     last: Option<(Stage, Instant)>,
 }
 
-impl ProgressSink for PostingSink<'_> {
+impl ProgressSink for PostingSink {
     fn event(&mut self, event: Event<'_>) -> ControlFlow<()> {
         match event {
             Event::Progress { stage, fraction } => {
@@ -45,16 +47,19 @@ impl ProgressSink for PostingSink<'_> {
                 };
                 if due {
                     self.last = Some((stage, Instant::now()));
-                    post(self.scope, &FromWorker::Progress { job: self.job, stage, fraction });
+                    post(&self.scope, &FromWorker::Progress { job: self.job, stage, fraction });
                 }
             }
             Event::Epoch(e) => post(
-                self.scope,
+                &self.scope,
                 &FromWorker::Epoch { job: self.job, epoch: e.epoch, epochs: e.epochs, loss: e.loss },
             ),
+            Event::Backend(note) => {
+                post(&self.scope, &FromWorker::Backend { job: self.job, note: note.clone() })
+            }
             Event::StageDone { .. } => {}
             Event::Overview { capture, overview } => post(
-                self.scope,
+                &self.scope,
                 &FromWorker::Overview {
                     job: self.job,
                     overview: Box::new(overview.clone()),
@@ -68,7 +73,7 @@ impl ProgressSink for PostingSink<'_> {
     }
 }
 
-fn handle(scope: &DedicatedWorkerGlobalScope, data: JsValue) {
+async fn handle(scope: DedicatedWorkerGlobalScope, data: JsValue) {
     let msg = Reflect::get(&data, &"msg".into()).unwrap_or(JsValue::UNDEFINED);
     let request: ToWorker = match from_js(msg) {
         Ok(r) => r,
@@ -78,26 +83,33 @@ fn handle(scope: &DedicatedWorkerGlobalScope, data: JsValue) {
         }
     };
     match request {
-        ToWorker::Analyze { job, file_name, params } => {
+        ToWorker::Analyze { job, file_name, params, backend } => {
             let started = Instant::now();
             let buffer =
                 Reflect::get(&data, &"bytes".into()).ok().and_then(|b| b.dyn_into::<ArrayBuffer>().ok());
             let Some(buffer) = buffer else {
                 let error = ErrorReport { message: "no file bytes came with the request".into() };
-                post(scope, &FromWorker::Failed { job, error });
+                post(&scope, &FromWorker::Failed { job, error });
                 return;
             };
             let bytes = Uint8Array::new(&buffer).to_vec();
             drop(buffer); // the JS copy can be collected while we parse
-            let mut sink = PostingSink { scope, job, last: None };
-            let answer = match pipeline::run(&bytes, &file_name, &params, &mut sink) {
+            let compute = Compute {
+                preference: backend,
+                accelerator: match backend {
+                    Preference::Cpu => Err("not asked for".into()),
+                    Preference::Auto | Preference::Accelerator => super::gpu::accelerator().await,
+                },
+            };
+            let mut sink = PostingSink { scope: scope.clone(), job, last: None };
+            let answer = match pipeline::run_with(&bytes, &file_name, &params, &compute, &mut sink).await {
                 Ok(analysis) => {
                     if let Some(report) = &analysis.report {
                         let view = Box::new(report.view(&analysis.capture, FLAGGED_ROWS));
                         match serde_json::to_string(report) {
-                            Ok(report_json) => post(scope, &FromWorker::Results { job, view, report_json }),
+                            Ok(report_json) => post(&scope, &FromWorker::Results { job, view, report_json }),
                             Err(e) => {
-                                post(scope, &FromWorker::Failed { job, error: e.into() });
+                                post(&scope, &FromWorker::Failed { job, error: e.into() });
                                 return;
                             }
                         }
@@ -110,7 +122,7 @@ fn handle(scope: &DedicatedWorkerGlobalScope, data: JsValue) {
                 }
                 Err(e) => FromWorker::Failed { job, error: e.into() },
             };
-            post(scope, &answer);
+            post(&scope, &answer);
         }
     }
 }
@@ -124,12 +136,13 @@ fn memory_bytes() -> u64 {
         .map_or(0, |b| u64::from(b.byte_length()))
 }
 
-/// Installs the message handler, then announces `Ready` (messages sent before are lost).
+/// Installs the message handler (each request runs as a local task: training on WebGPU awaits
+/// its reads), then announces `Ready` (messages sent before are lost).
 pub fn start() {
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
     let handler_scope = scope.clone();
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-        handle(&handler_scope, event.data());
+        wasm_bindgen_futures::spawn_local(handle(handler_scope.clone(), event.data()));
     });
     scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget(); // lives as long as the worker

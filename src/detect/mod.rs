@@ -76,6 +76,9 @@ pub enum DetectError {
     InvalidParam { name: &'static str, message: String },
     #[error("{0}")]
     Model(String),
+    /// The compute backend asked for cannot run.
+    #[error("{0}")]
+    Backend(String),
     #[error("cancelled")]
     Cancelled,
 }

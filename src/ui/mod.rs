@@ -14,6 +14,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::File;
 
 use crate::chart::{self, Chart, thousands};
+use crate::detect::autoencoder::Preference;
 use crate::pipeline::Params;
 use crate::stats::Overview;
 use charts::ChartCanvas;
@@ -38,6 +39,8 @@ enum Source {
 struct Ctx {
     analysis: UseAnalysis,
     params: RwSignal<Params>,
+    /// Where the autoencoder trains (automatic, CPU or WebGPU).
+    backend: RwSignal<Preference>,
     source: StoredValue<Option<Source>, LocalStorage>,
 }
 
@@ -46,10 +49,11 @@ impl Ctx {
     fn analyse(self, source: Source) {
         self.source.set_value(Some(source.clone()));
         let params = self.params.get_untracked();
+        let backend = self.backend.get_untracked();
         match source {
             Source::Sample => {
                 let buf = js_sys::Uint8Array::from(SAMPLE).buffer();
-                self.analysis.run(SAMPLE_NAME.to_string(), buf, params);
+                self.analysis.run(SAMPLE_NAME.to_string(), buf, params, backend);
             }
             Source::File(file) => {
                 let name = file.name();
@@ -57,7 +61,7 @@ impl Ctx {
                 wasm_bindgen_futures::spawn_local(async move {
                     match JsFuture::from(file.array_buffer()).await {
                         Ok(buf) => match buf.dyn_into::<js_sys::ArrayBuffer>() {
-                            Ok(buf) => analysis.run(name, buf, params),
+                            Ok(buf) => analysis.run(name, buf, params, backend),
                             Err(_) => {
                                 web_sys::console::error_1(&"file did not read as an ArrayBuffer".into())
                             }
@@ -82,6 +86,7 @@ pub fn App() -> impl IntoView {
     let ctx = Ctx {
         analysis: use_analysis(),
         params: RwSignal::new(Params::seed(42)),
+        backend: RwSignal::new(Preference::Auto),
         source: StoredValue::new_local(None),
     };
     let analysis = ctx.analysis;
@@ -92,7 +97,7 @@ pub fn App() -> impl IntoView {
         </header>
         <main>
             <DropZone ctx=ctx />
-            <results::ParamsPanel params=ctx.params running=Signal::derive(move || analysis.phase.get() == Phase::Running)
+            <results::ParamsPanel params=ctx.params backend=ctx.backend running=Signal::derive(move || analysis.phase.get() == Phase::Running)
                 on_run=move || ctx.rerun() has_source=Signal::derive(move || analysis.runs.get() > 0) />
             <Status analysis=analysis />
             <Warnings analysis=analysis />

@@ -10,6 +10,7 @@ use super::charts::ChartCanvas;
 use super::use_analysis::{Phase, UseAnalysis};
 use crate::browser::download;
 use crate::chart::{self, thousands};
+use crate::detect::autoencoder::Preference;
 use crate::pipeline::Params;
 use crate::report::{ResultsView, flagged_csv};
 
@@ -78,6 +79,7 @@ fn number_input(
 #[component]
 pub fn ParamsPanel(
     params: RwSignal<Params>,
+    backend: RwSignal<Preference>,
     #[prop(into)] running: Signal<bool>,
     #[prop(into)] has_source: Signal<bool>,
     #[prop(into)] on_run: Callback<()>,
@@ -103,11 +105,35 @@ pub fn ParamsPanel(
                         random_forest: keep.random_forest.seed(v as u64), kmeans: keep.kmeans.seed(v as u64), seed: v as u64, ..keep };
                 }, params)}
             </div>
+            <label class="param backend">
+                <span>"autoencoder runs on"</span>
+                <select data-testid="backend"
+                    prop:value=move || backend_value(backend.get())
+                    on:change=move |ev| backend.set(match event_target_value(&ev).as_str() {
+                        "cpu" => Preference::Cpu,
+                        "webgpu" => Preference::Accelerator,
+                        _ => Preference::Auto,
+                    })>
+                    <option value="auto">"automatic (time both, take the faster)"</option>
+                    <option value="cpu">"CPU"</option>
+                    <option value="webgpu">"WebGPU"</option>
+                </select>
+            </label>
             <button data-testid="run" disabled=move || running.get() || !has_source.get() on:click=move |_| on_run.run(())>
                 "Run again with these settings"
             </button>
-            <button class="secondary" on:click=move |_| params.set(Params::seed(42))>"Reset to the seed preset"</button>
+            <button class="secondary" on:click=move |_| { params.set(Params::seed(42)); backend.set(Preference::Auto); }>
+                "Reset to the seed preset"
+            </button>
         </details>
+    }
+}
+
+fn backend_value(p: Preference) -> &'static str {
+    match p {
+        Preference::Auto => "auto",
+        Preference::Cpu => "cpu",
+        Preference::Accelerator => "webgpu",
     }
 }
 
@@ -126,6 +152,11 @@ pub fn Training(analysis: UseAnalysis) -> impl IntoView {
                     ),
                     None => "Autoencoder: waiting for the first epoch…".to_string(),
                 }}</p>
+                {move || analysis.backend.get().map(|b| view! {
+                    <p class="backend-note" data-testid="backend-note" data-backend=b.backend.clone()>
+                        <strong>{format!("Trains on {}", b.backend)}</strong>{format!(": {}.", b.reason)}
+                    </p>
+                })}
                 <ChartCanvas chart=loss testid="chart-loss" />
             </section>
         </Show>

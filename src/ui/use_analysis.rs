@@ -8,6 +8,7 @@ use leptos::prelude::*;
 
 use crate::browser::client::WorkerClient;
 use crate::capture::Warning;
+use crate::detect::autoencoder::{BackendNote, Preference};
 use crate::pipeline::{Params, Stage};
 use crate::protocol::{FromWorker, PROTOCOL_VERSION, ToWorker};
 use crate::report::ResultsView;
@@ -59,6 +60,8 @@ pub struct UseAnalysis {
     pub epoch: ReadSignal<Option<(usize, usize)>>,
     /// Training loss per finished epoch.
     pub losses: ReadSignal<Vec<f64>>,
+    /// Where the autoencoder trains and why.
+    pub backend: ReadSignal<Option<BackendNote>>,
     /// The detectors' results (`None` until they are all done).
     pub results: ReadSignal<Option<Arc<ResultsView>>>,
     /// The full report as JSON, for download (kept out of signals: it can be megabytes).
@@ -80,6 +83,7 @@ struct Setters {
     memory: WriteSignal<Option<u64>>,
     epoch: WriteSignal<Option<(usize, usize)>>,
     losses: WriteSignal<Vec<f64>>,
+    backend: WriteSignal<Option<BackendNote>>,
     results: WriteSignal<Option<Arc<ResultsView>>>,
 }
 
@@ -106,6 +110,7 @@ pub fn use_analysis() -> UseAnalysis {
     let (epoch, set_epoch) = signal(None);
     let (losses, set_losses) = signal(Vec::new());
     let (results, set_results) = signal(None);
+    let (backend, set_backend) = signal(None);
     let analysis = UseAnalysis {
         phase,
         progress,
@@ -118,6 +123,7 @@ pub fn use_analysis() -> UseAnalysis {
         memory,
         epoch,
         losses,
+        backend,
         results,
         report_json: StoredValue::new(None),
         inner: StoredValue::new_local(Inner::default()),
@@ -133,6 +139,7 @@ pub fn use_analysis() -> UseAnalysis {
             memory: set_memory,
             epoch: set_epoch,
             losses: set_losses,
+            backend: set_backend,
             results: set_results,
         },
     };
@@ -146,8 +153,9 @@ impl UseAnalysis {
         self.report_json.get_value()
     }
 
-    /// Analyses a file's bytes with `params` (the buffer is transferred to the worker).
-    pub fn run(&self, file_name: String, bytes: ArrayBuffer, params: Params) {
+    /// Analyses a file's bytes with `params`, the autoencoder on `backend` (the buffer is
+    /// transferred to the worker).
+    pub fn run(&self, file_name: String, bytes: ArrayBuffer, params: Params, backend: Preference) {
         if self.inner.with_value(|i| i.client.is_none()) {
             self.respawn();
         }
@@ -160,11 +168,12 @@ impl UseAnalysis {
         self.set.progress.set(None);
         self.set.epoch.set(None);
         self.set.losses.set(Vec::new());
+        self.set.backend.set(None);
         self.set.results.set(None);
         self.report_json.set_value(None);
         self.set.runs.update(|n| *n += 1);
         self.set.phase.set(Phase::Running);
-        let request = ToWorker::Analyze { job, file_name, params: Box::new(params) };
+        let request = ToWorker::Analyze { job, file_name, params: Box::new(params), backend };
         let sent = self.inner.try_update_value(|i| {
             i.job = job;
             match (&i.client, i.ready) {
@@ -264,6 +273,7 @@ impl UseAnalysis {
                 self.set.warnings.set(Warnings { kept: warnings, total: warnings_total, skipped_rows });
                 self.set.overview.set(Some(Arc::from(overview)));
             }
+            FromWorker::Backend { note, .. } => self.set.backend.set(Some(note)),
             FromWorker::Epoch { epoch, epochs, loss, .. } => {
                 self.set.epoch.set(Some((epoch, epochs)));
                 self.set.losses.update(|l| l.push(loss));

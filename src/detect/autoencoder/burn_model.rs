@@ -1,6 +1,9 @@
 //! The seed network as a burn module, trained on whatever `Device` the caller passes (burn's
 //! `flex` CPU backend natively; WebGPU in a browser). It starts from the same Glorot weights as
 //! the CPU trainer and hands its trained weights back as a [`Net`], so scoring is shared.
+//!
+//! Every read from the device is awaited (`into_data_async`): WebGPU cannot block on a read.
+//! On `flex` those futures are ready at once, so native callers can `block_on` them.
 
 use std::ops::ControlFlow;
 
@@ -43,12 +46,18 @@ fn linear(layer: &Dense, device: &Device) -> Linear {
     Linear { weight: Param::from_tensor(w), bias: Some(Param::from_tensor(b)) }
 }
 
-fn dense(l: &Linear) -> Result<Dense, DetectError> {
-    let read = |t: TensorData| t.try_into_vec::<f32>().map_err(|e| DetectError::Model(format!("{e:?}")));
+/// Reads a tensor's values back from its device.
+async fn read<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, DetectError> {
+    let data =
+        t.into_data_async().await.map_err(|e| DetectError::Model(format!("reading a tensor: {e:?}")))?;
+    data.try_into_vec::<f32>().map_err(|e| DetectError::Model(format!("reading a tensor: {e:?}")))
+}
+
+async fn dense(l: &Linear) -> Result<Dense, DetectError> {
     let [n_in, n_out] = l.weight.val().dims();
-    let w = read(l.weight.val().try_into_data().map_err(|e| DetectError::Model(format!("{e:?}")))?)?;
+    let w = read(l.weight.val()).await?;
     let b = match &l.bias {
-        Some(b) => read(b.val().try_into_data().map_err(|e| DetectError::Model(format!("{e:?}")))?)?,
+        Some(b) => read(b.val()).await?,
         None => vec![0.0; n_out],
     };
     Ok(Dense { n_in, n_out, w, b })
@@ -91,18 +100,18 @@ impl BurnAutoencoder {
     }
 
     /// The weights as a [`Net`].
-    pub fn to_net(&self) -> Result<Net, DetectError> {
-        let layers = [&self.l0, &self.l1, &self.l2, &self.l3, &self.l4, &self.l5]
-            .into_iter()
-            .map(dense)
-            .collect::<Result<Vec<_>, _>>()?;
+    pub async fn to_net(&self) -> Result<Net, DetectError> {
+        let mut layers = Vec::with_capacity(6);
+        for l in [&self.l0, &self.l1, &self.l2, &self.l3, &self.l4, &self.l5] {
+            layers.push(dense(l).await?);
+        }
         Ok(Net { layers })
     }
 }
 
 /// Trains the burn module on `device` (made autodiff here) with the parameters' epochs,
 /// batches, Adam and dropout; losses are summed on the device and read once per epoch.
-pub fn train_burn(
+pub async fn train_burn(
     params: &AutoencoderValidParams,
     data: &Matrix<f32>,
     device: &Device,
@@ -139,7 +148,7 @@ pub fn train_burn(
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(p.learning_rate, model, grads);
         }
-        let total: f32 = loss_sum.try_into_scalar().map_err(|e| DetectError::Model(format!("{e:?}")))?;
+        let total: f32 = read(loss_sum).await?.first().copied().unwrap_or(f32::NAN);
         let report = EpochReport {
             epoch: epoch + 1,
             epochs: p.epochs,
@@ -152,11 +161,13 @@ pub fn train_burn(
             return Err(DetectError::Cancelled);
         }
     }
-    Ok(Autoencoder { net: model.valid().to_net()?, history, percentile: p.percentile })
+    Ok(Autoencoder { net: model.valid().to_net().await?, history, percentile: p.percentile })
 }
 
 #[cfg(test)]
 mod tests {
+    use futures_lite::future::block_on;
+
     use super::*;
     use crate::detect::autoencoder::tests::easy;
 
@@ -168,8 +179,8 @@ mod tests {
         let data = easy(300);
         let p = Autoencoder::params().epochs(4).dropout(0.0).check().expect("valid");
         let cpu = p.fit_cpu(&data, &mut |_| ControlFlow::Continue(())).expect("cpu trains");
-        let burn =
-            train_burn(&p, &data, &Device::flex(), &mut |_| ControlFlow::Continue(())).expect("burn trains");
+        let burn = block_on(train_burn(&p, &data, &Device::flex(), &mut |_| ControlFlow::Continue(())))
+            .expect("burn trains");
         assert_eq!(burn.history.len(), 4);
         for (a, b) in cpu.history.iter().zip(&burn.history) {
             let rel = (a.loss - b.loss).abs() / a.loss;
@@ -183,7 +194,7 @@ mod tests {
     #[test]
     fn weights_round_trip_through_the_module() {
         let net = Net::glorot(5, &mut rng(1, 0));
-        let back = BurnAutoencoder::from_net(&net, 0.2, &Device::flex()).to_net().expect("reads");
+        let back = block_on(BurnAutoencoder::from_net(&net, 0.2, &Device::flex()).to_net()).expect("reads");
         assert_eq!(back, net);
     }
 }

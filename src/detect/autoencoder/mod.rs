@@ -4,14 +4,17 @@
 //! the 99.9th percentile.
 //!
 //! Two trainers share this interface and the same weights ([`Net`]):
-//! - [`Trainer::Cpu`] (default): a hand-written single-thread trainer (`cpu`), the fast
-//!   path, since burn's per-step overhead dominates at batch 32 for a network this small;
-//! - [`Trainer::Burn`]: the same network as a burn module (`burn_model`), trained on the
-//!   device the caller passes (burn's `flex` CPU backend natively; WebGPU in the browser).
+//! - a hand-written single-thread CPU trainer (`cpu`), the fast path, since burn's per-step
+//!   overhead dominates at batch 32 for a network this small;
+//! - the same network as a burn module (`burn_model`), trained on the device the caller passes
+//!   (WebGPU in the browser; burn's `flex` CPU backend natively).
+//!
+//! `compute` says which one runs: the user's [`Preference`], or timing both on the capture.
 //!
 //! Scoring always runs the trained [`Net`] on the CPU, once per distinct input row.
 
 mod burn_model;
+mod compute;
 mod cpu;
 
 use std::ops::ControlFlow;
@@ -20,6 +23,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 pub use burn_model::{AutoencoderConfig, BurnAutoencoder, train_burn};
+pub use compute::{Accelerator, BackendNote, Compute, Preference, TRIAL_STEPS, choose, decide, train};
 
 use super::rng::{DetRng, below, rng};
 use super::{DetectError, Scores, Threshold, invalid};
@@ -30,16 +34,9 @@ pub const HIDDEN: [usize; 5] = [64, 32, 10, 32, 64];
 /// Layers whose (ReLU) output goes through dropout while training.
 pub const DROPOUT_AFTER: [usize; 2] = [0, 3];
 
-/// Which trainer fits the weights.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Trainer {
-    Cpu,
-    Burn,
-}
-
 /// Hyper-parameters. Defaults (the seed notebook's): `epochs` 20, `batch_size` 32,
 /// `learning_rate` 1e-3, Adam β1 0.9 / β2 0.999 / ε 1e-7, `dropout` 0.2, `percentile` 99.9,
-/// `seed` 42, `trainer` CPU.
+/// `seed` 42. Where it trains is not a parameter of the method: see [`Compute`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AutoencoderParams {
     pub epochs: usize,
@@ -51,7 +48,6 @@ pub struct AutoencoderParams {
     pub dropout: f64,
     pub percentile: f64,
     pub seed: u64,
-    pub trainer: Trainer,
 }
 
 impl Default for AutoencoderParams {
@@ -66,7 +62,6 @@ impl Default for AutoencoderParams {
             dropout: 0.2,
             percentile: 99.9,
             seed: 42,
-            trainer: Trainer::Cpu,
         }
     }
 }
@@ -78,6 +73,12 @@ pub struct AutoencoderValidParams(AutoencoderParams);
 impl AutoencoderValidParams {
     pub fn get(&self) -> &AutoencoderParams {
         &self.0
+    }
+
+    /// The same parameters with `n` (at least 1) epochs.
+    pub(crate) fn with_epochs(mut self, n: usize) -> Self {
+        self.0.epochs = n.max(1);
+        self
     }
 }
 
@@ -104,10 +105,6 @@ impl AutoencoderParams {
     }
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
-        self
-    }
-    pub fn trainer(mut self, t: Trainer) -> Self {
-        self.trainer = t;
         self
     }
 
@@ -238,8 +235,8 @@ impl Autoencoder {
 }
 
 impl AutoencoderValidParams {
-    /// Trains on every row with the CPU trainer; `on_epoch` can cancel. For
-    /// [`Trainer::Burn`], see [`train_burn`], which takes the device.
+    /// Trains on every row with the CPU trainer; `on_epoch` can cancel. [`train_burn`] trains
+    /// on a burn device instead; [`train`] runs whichever [`choose`] picked.
     pub fn fit_cpu(
         &self,
         data: &Matrix<f32>,
@@ -252,18 +249,6 @@ impl AutoencoderValidParams {
         let mut net = Net::glorot(data.cols, &mut rng(p.seed, 0));
         let history = cpu::train(&mut net, data, p, on_epoch)?;
         Ok(Autoencoder { net, history, percentile: p.percentile })
-    }
-
-    /// Trains with the trainer the parameters name (burn on its `flex` CPU device).
-    pub fn fit(
-        &self,
-        data: &Matrix<f32>,
-        on_epoch: &mut dyn FnMut(&EpochReport) -> ControlFlow<()>,
-    ) -> Result<Autoencoder, DetectError> {
-        match self.0.trainer {
-            Trainer::Cpu => self.fit_cpu(data, on_epoch),
-            Trainer::Burn => train_burn(self, data, &burn::tensor::Device::flex(), on_epoch),
-        }
     }
 }
 
