@@ -5,7 +5,7 @@
 
 use std::cell::RefCell;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "webgpu"))]
 use burn::prelude::Device;
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
@@ -28,7 +28,7 @@ pub async fn accelerator() -> Result<Accelerator, String> {
     outcome
 }
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "webgpu"))]
 async fn bring_up() -> Result<Accelerator, String> {
     let adapter = probe().await?;
     let device = Device::wgpu_options()
@@ -38,11 +38,11 @@ async fn bring_up() -> Result<Accelerator, String> {
     Ok(Accelerator { device, name: format!("WebGPU ({adapter})") })
 }
 
-/// burn's WebGPU runtime is only compiled for wasm32.
-#[cfg(not(target_arch = "wasm32"))]
+/// burn's WebGPU runtime is only compiled into the wasm32 worker (feature `webgpu`).
+#[cfg(not(all(target_arch = "wasm32", feature = "webgpu")))]
 async fn bring_up() -> Result<Accelerator, String> {
     probe().await?;
-    Err("WebGPU is only built into the wasm32 worker".into())
+    Err("this build has no WebGPU trainer (it is built into the worker with the webgpu feature)".into())
 }
 
 /// Asks for an adapter; returns a short description of it.

@@ -17,15 +17,60 @@ const ARTIFACTS = process.env.NETSIEVE_ARTIFACTS ?? join(CACHE, 'artifacts');
 const NETSIEVE = process.env.NETSIEVE_BIN ?? join(process.env.CARGO_TARGET_DIR ?? join(CACHE, 'target'), 'release/netsieve');
 const SAMPLE = join(ROOT, 'assets/sample-small.csv');
 
-/** The CLI's report for a capture (same seed and trainer as the page's defaults). */
+/** The CLI's report for a capture (seed preset, CPU trainer, unless `args` say otherwise). */
 const cliReports = new Map();
-async function cliReport(file) {
-  if (!cliReports.has(file)) {
+async function cliReport(file, args = []) {
+  const key = [file, ...args].join(' ');
+  if (!cliReports.has(key)) {
     const out = join(tmpdir(), `netsieve-e2e-${cliReports.size}.json`);
-    execFileSync(NETSIEVE, ['analyze', file, '--json', out], { stdio: ['ignore', 'ignore', 'inherit'] });
-    cliReports.set(file, JSON.parse(await readFile(out, 'utf8')));
+    execFileSync(NETSIEVE, ['analyze', file, '--json', out, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+    cliReports.set(key, JSON.parse(await readFile(out, 'utf8')));
   }
-  return cliReports.get(file);
+  return cliReports.get(key);
+}
+
+/** Spearman rank correlation (ties get their mean rank). */
+function spearman(a, b) {
+  const ranks = (v) => {
+    const order = v.map((x, i) => [x, i]).sort((p, q) => p[0] - q[0]);
+    const r = new Array(v.length);
+    for (let i = 0; i < order.length;) {
+      let j = i;
+      while (j + 1 < order.length && order[j + 1][0] === order[i][0]) j++;
+      for (let k = i; k <= j; k++) r[order[k][1]] = (i + j) / 2;
+      i = j + 1;
+    }
+    return r;
+  };
+  const [ra, rb] = [ranks(a), ranks(b)];
+  const mean = (ra.length - 1) / 2;
+  let num = 0, da = 0, db = 0;
+  for (let i = 0; i < ra.length; i++) {
+    num += (ra[i] - mean) * (rb[i] - mean);
+    da += (ra[i] - mean) ** 2;
+    db += (rb[i] - mean) ** 2;
+  }
+  return num / Math.sqrt(da * db);
+}
+
+/** Opens the parameters and sets where the autoencoder trains (auto, cpu, webgpu). */
+async function setBackend(page, value, epochs) {
+  if (!(await page.$('[data-testid=params][open]'))) await page.click('[data-testid=params] summary');
+  await page.selectOption('[data-testid=backend]', value);
+  if (epochs !== undefined) {
+    await page.fill('[data-testid=param-epochs]', String(epochs));
+    await page.press('[data-testid=param-epochs]', 'Tab');
+  }
+}
+
+async function backendNote(page) {
+  const el = await page.waitForSelector('[data-testid=backend-note]', { timeout: 5000 });
+  return { backend: await el.getAttribute('data-backend'), text: await el.textContent() };
+}
+
+async function downloadReport(page) {
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=download-report]')]);
+  return JSON.parse(await readFile(await download.path(), 'utf8'));
 }
 
 const DETECTORS = { autoencoder: 'autoencoder', iforest_rf: 'iforest-rf', kmeans: 'kmeans' };
@@ -182,8 +227,12 @@ test('try the sample: the three models run in the worker, counts equal the CLI\'
   eq(await packetCount(page), 5224, 'packet count');
   const report = await sameCountsAsCli(page, SAMPLE);
   assert(/epoch 20\/20/.test(await page.textContent('[data-testid=epoch]')), 'epoch counter reached 20/20');
-  const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=download-report]')]);
-  const downloaded = JSON.parse(await readFile(await download.path(), 'utf8'));
+  // This browser has no WebGPU adapter, so "automatic" trains on the CPU and says why.
+  const note = await backendNote(page);
+  eq(note.backend, 'CPU', 'backend');
+  assert(/no accelerator: WebGPU gives no adapter here/.test(note.text), `backend note ${note.text}`);
+  const downloaded = await downloadReport(page);
+  eq(downloaded.detectors.autoencoder.backend, 'CPU', 'backend in the report');
   eq(downloaded.rows, 5224, 'downloaded report rows');
   for (const name of Object.keys(DETECTORS)) {
     eq(JSON.stringify(downloaded.detectors[name].flagged), JSON.stringify(report.detectors[name].flagged), `${name} flagged (download vs CLI)`);
@@ -243,16 +292,79 @@ test('cancel stops training and the next run succeeds', async ({ browser, origin
   await context.close();
 });
 
+test('WebGPU asked for where the browser has none: a clear error, and the CPU still works', async ({ browser, origin }) => {
+  const { page, context, errors } = await open(browser, origin);
+  await setBackend(page, 'webgpu');
+  eq(await finish(page, () => page.click('[data-testid=try-sample]')), 'failed', 'phase');
+  const msg = await page.textContent('[data-testid=error]');
+  assert(/the accelerator was asked for, but WebGPU gives no adapter here.*choose the CPU or automatic/.test(msg), `error ${msg}`);
+  await setBackend(page, 'cpu');
+  eq(await finish(page, () => page.click('[data-testid=run]')), 'done', 'CPU run after the error');
+  const note = await backendNote(page);
+  eq(note.backend, 'CPU', 'backend');
+  assert(/chosen in the settings/.test(note.text), `backend note ${note.text}`);
+  await sameCountsAsCli(page, SAMPLE);
+  eq(errors.length, 0, `console errors ${errors.join(' | ')}`);
+  await context.close();
+});
+
+// The WebGPU path, on SwiftShader (a CPU emulation of a GPU: correct, and slow: about half a
+// second a step here, so one epoch of the sample).
+test('WebGPU (SwiftShader): the autoencoder trains on burn\'s WebGPU backend and learns what the CLI\'s burn learns', async ({ gpuBrowser, origin }) => {
+  const { page, context, errors, foreign } = await open(await gpuBrowser(), origin);
+  await setBackend(page, 'webgpu', 1);
+  const t0 = Date.now();
+  eq(await finish(page, () => page.click('[data-testid=try-sample]'), 400_000), 'done', 'phase');
+  const seconds = (Date.now() - t0) / 1000;
+  const note = await backendNote(page);
+  assert(/^WebGPU \(.*swiftshader.*\)$/.test(note.backend), `backend ${note.backend}`);
+  assert(/chosen in the settings/.test(note.text), `backend note ${note.text}`);
+  const got = await downloadReport(page);
+  eq(got.detectors.autoencoder.backend, note.backend, 'backend in the report');
+  eq(got.detectors.autoencoder.loss_history.length, 1, 'one epoch');
+  // burn on the CLI's CPU device: same weights, batches and optimiser; only the dropout masks
+  // come from another generator, so the loss and the scores' order agree closely, not exactly.
+  const cli = await cliReport(SAMPLE, ['--trainer', 'burn', '--epochs', '1']);
+  const [gl, cl] = [got.detectors.autoencoder.loss_history[0], cli.detectors.autoencoder.loss_history[0]];
+  const rho = spearman(got.detectors.autoencoder.scores, cli.detectors.autoencoder.scores);
+  console.log(`     WebGPU epoch: ${seconds.toFixed(1)} s drop-to-done; loss ${gl.toFixed(5)} (CLI burn ${cl.toFixed(5)}); score rank correlation ${rho.toFixed(3)}`);
+  assert(Math.abs(gl - cl) / cl < 0.1, `loss ${gl} vs the CLI's ${cl}`);
+  assert(rho > 0.9, `score rank correlation ${rho}`);
+  for (const name of ['iforest_rf', 'kmeans']) {
+    eq(JSON.stringify(got.detectors[name].flagged), JSON.stringify(cli.detectors[name].flagged), `${name} flagged (page vs CLI)`);
+  }
+  eq(errors.length, 0, `console errors ${errors.join(' | ')}`);
+  eq(foreign().length, 0, `requests off the origin ${foreign().join(', ')}`);
+  await context.close();
+});
+
+test('WebGPU (SwiftShader): "automatic" times both backends on the capture and trains on the faster', async ({ gpuBrowser, origin }) => {
+  const { page, context, errors } = await open(await gpuBrowser(), origin);
+  eq(await finish(page, () => page.click('[data-testid=try-sample]'), 300_000), 'done', 'phase');
+  const note = await backendNote(page);
+  const m = /the CPU took ([\d.]+) ms a step, WebGPU \(.*swiftshader.*\) ([\d.]+) ms/.exec(note.text);
+  assert(m, `backend note ${note.text}`);
+  const [cpu, gpu] = [Number(m[1]), Number(m[2])];
+  assert((note.backend === 'CPU') === (cpu <= gpu), `the faster one should have run: ${note.backend}`);
+  console.log(`     automatic: ${note.backend}, ${note.text.replace(/^Trains on [^:]*: /, '')}`);
+  if (note.backend === 'CPU') await sameCountsAsCli(page, SAMPLE);
+  eq(errors.length, 0, `console errors ${errors.join(' | ')}`);
+  await context.close();
+});
+
 const filter = process.argv[2];
 const dist = join(ROOT, 'dist');
 const server = await serve(dist, 0);
 const origin = `http://127.0.0.1:${server.address().port}`;
 const browser = await launch();
+// A second Chromium with a software WebGPU adapter, started when a test asks for it.
+let gpu = null;
+const gpuBrowser = async () => (gpu ??= await launch(['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader']));
 let failed = 0;
 for (const t of tests.filter((t) => !filter || t.name.includes(filter))) {
   const t0 = Date.now();
   try {
-    await t.fn({ browser, origin });
+    await t.fn({ browser, origin, gpuBrowser });
     console.log(`ok   ${t.name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   } catch (e) {
     failed++;
@@ -260,6 +372,7 @@ for (const t of tests.filter((t) => !filter || t.name.includes(filter))) {
   }
 }
 await browser.close();
+await gpu?.close();
 server.close();
 console.log(failed ? `${failed} end-to-end test(s) failed` : 'all end-to-end tests passed');
 process.exit(failed ? 1 : 0);

@@ -65,13 +65,15 @@ pub struct BackendNote {
     pub reason: String,
 }
 
-/// Steps of the capture each side trains when [`Preference::Auto`] has a choice.
-pub const TRIAL_STEPS: usize = 32;
+/// Steps of the capture each side trains (after a warm-up epoch of as many) when
+/// [`Preference::Auto`] has a choice. Few, because a software adapter can take half a second
+/// a step; enough, because every step of this network costs the same.
+pub const TRIAL_STEPS: usize = 8;
 
 /// The CPU side is timed until this long has passed (browsers coarsen their clocks).
 const CPU_TRIAL_MS: f64 = 30.0;
 
-/// Decides where to train; with `Auto` and an accelerator this trains [`TRIAL_STEPS`] on each.
+/// Decides where to train; with `Auto` and an accelerator this times [`TRIAL_STEPS`] on each.
 pub async fn choose<'a>(
     compute: &'a Compute,
     params: &AutoencoderValidParams,
@@ -89,21 +91,20 @@ pub async fn choose<'a>(
             let p = params.get();
             let trial = first_rows(data, TRIAL_STEPS * p.batch_size);
             let steps = trial.rows.div_ceil(p.batch_size) as f64;
-            let one = params.clone().with_epochs(1);
+            let two = params.clone().with_epochs(2);
             let cpu_ms = {
                 let started = Instant::now();
                 let mut runs = 0u32;
-                while runs == 0 || (elapsed_ms(started) < CPU_TRIAL_MS && runs < 50) {
-                    one.fit_cpu(&trial, &mut go_on)?;
+                while runs == 0 || (elapsed_ms(started) < CPU_TRIAL_MS && runs < 100) {
+                    two.fit_cpu(&trial, &mut go_on)?;
                     runs += 1;
                 }
-                elapsed_ms(started) / (f64::from(runs) * steps)
+                elapsed_ms(started) / (f64::from(runs) * 2.0 * steps)
             };
-            // The first run compiles the accelerator's kernels; time the second.
-            train_burn(&one, &trial, &a.device, &mut go_on).await?;
-            let started = Instant::now();
-            train_burn(&one, &trial, &a.device, &mut go_on).await?;
-            let acc_ms = elapsed_ms(started) / steps;
+            // The first epoch compiles the accelerator's kernels: time the second (its steps
+            // and the loss read that ends it, as in training).
+            let warm = train_burn(&two, &trial, &a.device, &mut go_on).await?;
+            let acc_ms = warm.history.last().map_or(f64::INFINITY, |e| e.seconds * 1000.0) / steps;
             let job_steps = data.rows.div_ceil(p.batch_size) * p.epochs;
             let (use_it, reason) = decide(cpu_ms, acc_ms, job_steps, &a.name);
             Ok(if use_it { (Some(a), note(&a.name, reason)) } else { (None, note("CPU", reason)) })
@@ -206,7 +207,7 @@ mod tests {
         let p = Autoencoder::params().check().expect("valid");
         let auto = Compute { preference: Preference::Auto, ..Compute::burn_flex() };
         let (on, note) = block_on(choose(&auto, &p, &data)).expect("auto");
-        assert!(note.reason.starts_with("timed on 32 training steps"), "{}", note.reason);
+        assert!(note.reason.starts_with("timed on 8 training steps"), "{}", note.reason);
         assert_eq!(note.backend, if on.is_some() { "burn flex (CPU)" } else { "CPU" });
     }
 }
