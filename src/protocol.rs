@@ -53,11 +53,13 @@ pub enum FromWorker {
         epochs: usize,
         loss: f64,
     },
-    /// The detectors' results: a view for the page and the full report as JSON (for download).
+    /// The detectors' results: a view for the page, and for download the full report as JSON
+    /// and every flagged packet as CSV.
     Results {
         job: u64,
         view: Box<ResultsView>,
         report_json: String,
+        flagged_csv: String,
     },
     /// `memory_bytes`: the worker's wasm linear memory at the end (its peak: it never shrinks).
     Done {

@@ -298,9 +298,21 @@ pub fn log_score_histogram(scores: &[f64], bins: usize) -> crate::stats::Histogr
     crate::stats::Histogram { edges, counts }
 }
 
+/// Row index of each packet number.
+type RowIndex = std::collections::HashMap<u64, usize>;
+
 impl Report {
-    /// The page's view of this report over its capture; `limit` caps the flagged rows listed.
-    pub fn view(&self, capture: &crate::capture::Capture, limit: usize) -> ResultsView {
+    fn row_index(&self) -> RowIndex {
+        self.row_no.iter().enumerate().map(|(i, &no)| (no, i)).collect()
+    }
+
+    /// Every packet flagged by any detector, in `No.` order: its seven columns, the detectors
+    /// that flagged it, and every detector's score for it.
+    fn flagged_packets<'a>(
+        &'a self,
+        capture: &'a crate::capture::Capture,
+        index: &'a RowIndex,
+    ) -> (usize, impl Iterator<Item = FlaggedPacket> + 'a) {
         let names: Vec<&String> = self.detectors.keys().collect();
         let mut by_row: BTreeMap<u64, Vec<String>> = BTreeMap::new();
         for (name, d) in &self.detectors {
@@ -308,27 +320,37 @@ impl Report {
                 by_row.entry(no).or_default().push(name.clone());
             }
         }
-        let index: std::collections::HashMap<u64, usize> =
-            self.row_no.iter().enumerate().map(|(i, &no)| (no, i)).collect();
-        let flagged = by_row
-            .iter()
-            .take(limit)
-            .filter_map(|(no, by)| {
-                let i = *index.get(no)?;
-                let p = capture.packet(i);
-                Some(FlaggedPacket {
-                    no: *no,
-                    time: p.time,
-                    source: p.source.to_string(),
-                    destination: p.destination.to_string(),
-                    protocol: p.protocol.to_string(),
-                    length: p.length,
-                    info: p.info.to_string(),
-                    by: by.clone(),
-                    scores: names.iter().map(|n| self.detectors[*n].scores[i]).collect(),
-                })
+        let total = by_row.len();
+        let rows = by_row.into_iter().filter_map(move |(no, by)| {
+            let i = *index.get(&no)?;
+            let p = capture.packet(i);
+            Some(FlaggedPacket {
+                no,
+                time: p.time,
+                source: p.source.to_string(),
+                destination: p.destination.to_string(),
+                protocol: p.protocol.to_string(),
+                length: p.length,
+                info: p.info.to_string(),
+                by,
+                scores: names.iter().map(|n| self.detectors[*n].scores[i]).collect(),
             })
-            .collect();
+        });
+        (total, rows)
+    }
+
+    /// All the flagged packets as CSV (see [`flagged_csv`]), however many there are.
+    pub fn flagged_csv(&self, capture: &crate::capture::Capture) -> Result<String, csv::Error> {
+        let index = self.row_index();
+        let names: Vec<String> = self.detectors.keys().cloned().collect();
+        flagged_csv(&names, self.flagged_packets(capture, &index).1)
+    }
+
+    /// The page's view of this report over its capture; `limit` caps the flagged rows listed.
+    pub fn view(&self, capture: &crate::capture::Capture, limit: usize) -> ResultsView {
+        let index = self.row_index();
+        let (flagged_total, rows) = self.flagged_packets(capture, &index);
+        let flagged = rows.take(limit).collect();
         let detectors = self
             .detectors
             .iter()
@@ -349,7 +371,7 @@ impl Report {
             detectors,
             agreement: self.agreement.clone(),
             flagged,
-            flagged_total: by_row.len(),
+            flagged_total,
             loss_history,
             scatter: Scatter::of(self, capture, &index, SCATTER_W, SCATTER_H),
         }
@@ -365,17 +387,20 @@ pub fn neutralise_formula(cell: &str) -> String {
     }
 }
 
-/// The flagged packets as CSV (all seven Wireshark columns, the detectors that flagged each,
-/// their scores), every text cell neutralised against formula injection.
-pub fn flagged_csv(view: &ResultsView) -> Result<String, csv::Error> {
+/// Flagged packets as CSV (all seven Wireshark columns, the detectors that flagged each, the
+/// scores of `detectors` in order), every text cell neutralised against formula injection.
+pub fn flagged_csv(
+    detectors: &[String],
+    packets: impl IntoIterator<Item = FlaggedPacket>,
+) -> Result<String, csv::Error> {
     let mut w = csv::WriterBuilder::new().quote_style(csv::QuoteStyle::NonNumeric).from_writer(Vec::new());
     let mut header: Vec<String> =
         ["No.", "Time", "Source", "Destination", "Protocol", "Length", "Info", "Flagged by"]
             .map(String::from)
             .into();
-    header.extend(view.detectors.iter().map(|d| format!("{} score", d.name)));
+    header.extend(detectors.iter().map(|d| format!("{d} score")));
     w.write_record(&header)?;
-    for p in &view.flagged {
+    for p in packets {
         let mut row = vec![
             p.no.to_string(),
             format!("{:.6}", p.time),
@@ -403,27 +428,21 @@ mod view_tests {
         assert_eq!(neutralise_formula("-1+2"), "'-1+2");
         assert_eq!(neutralise_formula("@SUM(A1)"), "'@SUM(A1)");
         assert_eq!(neutralise_formula("Standard query"), "Standard query");
-        let view = ResultsView {
-            detectors: vec![],
-            agreement: Agreement::default(),
-            flagged: vec![FlaggedPacket {
-                no: 7,
-                time: 1.5,
-                source: "a".into(),
-                destination: "b".into(),
-                protocol: "DNS".into(),
-                length: 80,
-                info: "=cmd|' /C calc'!A0".into(),
-                by: vec!["kmeans".into()],
-                scores: vec![],
-            }],
-            flagged_total: 1,
-            loss_history: vec![],
-            scatter: Scatter::default(),
+        let packet = FlaggedPacket {
+            no: 7,
+            time: 1.5,
+            source: "a".into(),
+            destination: "b".into(),
+            protocol: "DNS".into(),
+            length: 80,
+            info: "=cmd|' /C calc'!A0".into(),
+            by: vec!["kmeans".into()],
+            scores: vec![0.25],
         };
-        let csv = flagged_csv(&view).expect("writes");
+        let csv = flagged_csv(&["kmeans".to_string()], [packet]).expect("writes");
         assert!(csv.contains("\"'=cmd|' /C calc'!A0\""), "{csv}");
         assert!(csv.starts_with("\"No.\",\"Time\""), "{csv}");
+        assert!(csv.lines().next().is_some_and(|h| h.ends_with("\"kmeans score\"")), "{csv}");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::detect::autoencoder::{Compute, Preference};
 use crate::pipeline::{self, Event, ProgressSink, Stage};
 use crate::protocol::{ErrorReport, FromWorker, PROTOCOL_VERSION, ToWorker};
 
-/// How many flagged packets the page's table receives.
+/// How many flagged packets the page's table receives (the CSV download has them all).
 const FLAGGED_ROWS: usize = 5_000;
 
 /// Progress messages are sent at most this often (ms), plus at every stage change.
@@ -106,10 +106,16 @@ async fn handle(scope: DedicatedWorkerGlobalScope, data: JsValue) {
                 Ok(analysis) => {
                     if let Some(report) = &analysis.report {
                         let view = Box::new(report.view(&analysis.capture, FLAGGED_ROWS));
-                        match serde_json::to_string(report) {
-                            Ok(report_json) => post(&scope, &FromWorker::Results { job, view, report_json }),
-                            Err(e) => {
-                                post(&scope, &FromWorker::Failed { job, error: e.into() });
+                        let files =
+                            serde_json::to_string(report).map_err(|e| e.to_string()).and_then(|json| {
+                                Ok((json, report.flagged_csv(&analysis.capture).map_err(|e| e.to_string())?))
+                            });
+                        match files {
+                            Ok((report_json, flagged_csv)) => {
+                                post(&scope, &FromWorker::Results { job, view, report_json, flagged_csv })
+                            }
+                            Err(message) => {
+                                post(&scope, &FromWorker::Failed { job, error: ErrorReport { message } });
                                 return;
                             }
                         }

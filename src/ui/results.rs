@@ -12,7 +12,7 @@ use crate::browser::download;
 use crate::chart::{self, thousands};
 use crate::detect::autoencoder::Preference;
 use crate::pipeline::Params;
-use crate::report::{ResultsView, flagged_csv};
+use crate::report::ResultsView;
 
 const W: f64 = 540.0;
 const H: f64 = 240.0;
@@ -194,14 +194,14 @@ fn Results(view: Arc<ResultsView>, analysis: UseAnalysis) -> impl IntoView {
     let pages = move || rows.with(|r| r.len().div_ceil(PAGE).max(1));
     let a = view.agreement.clone();
     let download_json = move |_| {
-        if let Some(json) = analysis.report_json() {
-            download("netsieve-report.json", "application/json", &json);
+        if let Some(d) = analysis.downloads() {
+            download("netsieve-report.json", "application/json", &d.report_json);
         }
     };
-    let csv_view = view.clone();
-    let download_flagged = move |_| match flagged_csv(&csv_view) {
-        Ok(csv) => download("netsieve-flagged.csv", "text/csv", &csv),
-        Err(e) => web_sys::console::error_1(&format!("cannot write the CSV: {e}").into()),
+    let download_flagged = move |_| {
+        if let Some(d) = analysis.downloads() {
+            download("netsieve-flagged.csv", "text/csv", &d.flagged_csv);
+        }
     };
     let table_view = view.clone();
     view! {
@@ -252,7 +252,9 @@ fn Results(view: Arc<ResultsView>, analysis: UseAnalysis) -> impl IntoView {
                 }).collect_view()}
             </div>
             <h2>{format!("Flagged packets ({} in all{})", thousands(view.flagged_total as u64),
-                if view.flagged_total > view.flagged.len() { format!(", first {} listed", view.flagged.len()) } else { String::new() })}</h2>
+                if view.flagged_total > view.flagged.len() {
+                    format!(", the first {} listed here; the CSV download has them all", thousands(view.flagged.len() as u64))
+                } else { String::new() })}</h2>
             <div class="table-tools">
                 <label>"Model "
                     <select data-testid="flagged-filter" on:change=move |ev| { set_filter.set(event_target_value(&ev)); set_page.set(0); }>

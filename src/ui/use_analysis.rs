@@ -42,6 +42,13 @@ pub struct Warnings {
     pub skipped_rows: usize,
 }
 
+/// The files an analysis offers for download.
+#[derive(Debug, Clone)]
+pub struct Downloads {
+    pub report_json: Arc<str>,
+    pub flagged_csv: Arc<str>,
+}
+
 /// What the hook gives components. `Copy`: pass it around freely.
 #[derive(Clone, Copy)]
 pub struct UseAnalysis {
@@ -64,8 +71,9 @@ pub struct UseAnalysis {
     pub backend: ReadSignal<Option<BackendNote>>,
     /// The detectors' results (`None` until they are all done).
     pub results: ReadSignal<Option<Arc<ResultsView>>>,
-    /// The full report as JSON, for download (kept out of signals: it can be megabytes).
-    report_json: StoredValue<Option<Arc<str>>>,
+    /// The full report as JSON and every flagged packet as CSV, for download (kept out of
+    /// signals: they can be megabytes).
+    downloads: StoredValue<Option<Downloads>>,
     inner: StoredValue<Inner, LocalStorage>,
     set: Setters,
 }
@@ -125,7 +133,7 @@ pub fn use_analysis() -> UseAnalysis {
         losses,
         backend,
         results,
-        report_json: StoredValue::new(None),
+        downloads: StoredValue::new(None),
         inner: StoredValue::new_local(Inner::default()),
         set: Setters {
             phase: set_phase,
@@ -148,9 +156,9 @@ pub fn use_analysis() -> UseAnalysis {
 }
 
 impl UseAnalysis {
-    /// The last analysis's report as JSON (the CLI's `--json` format).
-    pub fn report_json(&self) -> Option<Arc<str>> {
-        self.report_json.get_value()
+    /// The last analysis's report as JSON (the CLI's `--json` format) and flagged packets as CSV.
+    pub fn downloads(&self) -> Option<Downloads> {
+        self.downloads.get_value()
     }
 
     /// Analyses a file's bytes with `params`, the autoencoder on `backend` (the buffer is
@@ -170,7 +178,7 @@ impl UseAnalysis {
         self.set.losses.set(Vec::new());
         self.set.backend.set(None);
         self.set.results.set(None);
-        self.report_json.set_value(None);
+        self.downloads.set_value(None);
         self.set.runs.update(|n| *n += 1);
         self.set.phase.set(Phase::Running);
         let request = ToWorker::Analyze { job, file_name, params: Box::new(params), backend };
@@ -278,8 +286,11 @@ impl UseAnalysis {
                 self.set.epoch.set(Some((epoch, epochs)));
                 self.set.losses.update(|l| l.push(loss));
             }
-            FromWorker::Results { view, report_json, .. } => {
-                self.report_json.set_value(Some(Arc::from(report_json)));
+            FromWorker::Results { view, report_json, flagged_csv, .. } => {
+                self.downloads.set_value(Some(Downloads {
+                    report_json: Arc::from(report_json),
+                    flagged_csv: Arc::from(flagged_csv),
+                }));
                 self.set.results.set(Some(Arc::from(view)));
             }
             FromWorker::Done { seconds, memory_bytes, .. } => {

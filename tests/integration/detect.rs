@@ -49,3 +49,29 @@ fn kmeans_matches_the_reference_on_the_sample() {
             .expect("reference json");
     assert_eq!(ours["detectors"]["kmeans"]["flagged"], reference["detectors"]["kmeans"]["flagged"]);
 }
+
+/// The page's table may list only the first flagged packets; the CSV export lists them all.
+#[test]
+fn the_flagged_csv_lists_every_flagged_packet_when_the_table_is_capped() {
+    let bytes = read(&data("sample-small.csv"));
+    let mut params = Params::seed(42);
+    params.autoencoder.epochs = 2;
+    params.iforest.contamination = 0.05; // a few hundred flagged packets
+    let analysis = run(&bytes, "sample-small.csv", &params, &mut NoProgress).expect("runs");
+    let report = analysis.report.expect("a report");
+    let view = report.view(&analysis.capture, 10);
+    assert_eq!(view.flagged.len(), 10);
+    assert_eq!(view.flagged_total, report.agreement.union);
+    assert!(view.flagged_total > 200, "{}", view.flagged_total);
+    let csv = report.flagged_csv(&analysis.capture).expect("writes");
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let rows: Vec<csv::StringRecord> = reader.records().collect::<Result<_, _>>().expect("reads back");
+    assert_eq!(rows.len(), view.flagged_total);
+    // In `No.` order, and the first rows are the table's.
+    for (row, p) in rows.iter().zip(&view.flagged) {
+        assert_eq!(row[0], p.no.to_string());
+        assert_eq!(row[7], p.by.join(" "));
+    }
+    let nos: Vec<u64> = rows.iter().map(|r| r[0].parse().expect("a number")).collect();
+    assert!(nos.windows(2).all(|w| w[0] < w[1]));
+}
