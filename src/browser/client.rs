@@ -1,5 +1,6 @@
 //! The page side of the worker: spawns it, decodes its messages, sends it files (transferring
-//! the `ArrayBuffer`, no copy) and terminates it on cancel.
+//! the `ArrayBuffer`, no copy) and terminates it on cancel. There are two builds of the same
+//! worker ([`WorkerKind`]): the page starts the small one unless WebGPU may train.
 
 use js_sys::{Array, ArrayBuffer, Object, Reflect};
 use wasm_bindgen::prelude::*;
@@ -8,8 +9,25 @@ use web_sys::{MessageEvent, Worker};
 use super::{from_js, to_js};
 use crate::protocol::{FromWorker, ToWorker};
 
-/// Where Trunk puts the worker's loader, relative to the page (works from a sub-path).
-const WORKER_URL: &str = "./worker_loader.js";
+/// Which build of the analysis worker runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerKind {
+    /// CPU only (3 MB of wasm).
+    Cpu,
+    /// With burn's WebGPU runtime (18 MB of wasm: V8 compiling it slows the first analysis by
+    /// seconds, so it is only loaded where it can be used).
+    WebGpu,
+}
+
+impl WorkerKind {
+    /// Where Trunk puts the worker's loader, relative to the page (works from a sub-path).
+    fn url(self) -> &'static str {
+        match self {
+            WorkerKind::Cpu => "./worker_loader.js",
+            WorkerKind::WebGpu => "./gpu_worker_loader.js",
+        }
+    }
+}
 
 /// A running analysis worker. Dropping it terminates the worker.
 pub struct WorkerClient {
@@ -22,10 +40,11 @@ impl WorkerClient {
     /// Spawns the worker; `on_message` receives every decoded answer, `on_error` a failure to
     /// load or run it.
     pub fn spawn(
+        kind: WorkerKind,
         mut on_message: impl FnMut(FromWorker) + 'static,
         mut on_error: impl FnMut(String) + 'static,
     ) -> Result<Self, String> {
-        let worker = Worker::new(WORKER_URL).map_err(|e| format!("cannot start the worker: {e:?}"))?;
+        let worker = Worker::new(kind.url()).map_err(|e| format!("cannot start the worker: {e:?}"))?;
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
             match from_js::<FromWorker>(event.data()) {
                 Ok(msg) => on_message(msg),

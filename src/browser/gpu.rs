@@ -1,7 +1,8 @@
-//! WebGPU for the autoencoder, inside the worker: asks the browser for an adapter
+//! WebGPU for the autoencoder. In the worker: asks the browser for an adapter
 //! (`navigator.gpu.requestAdapter()`), then brings up burn's WebGPU device on it, once per
 //! worker (burn's runtime starts only once), and hands it to the core as an
-//! [`Accelerator`]. Where there is none, the error says why in words the page can show.
+//! [`Accelerator`]; where there is none, the error says why in words the page can show. On the
+//! page: [`adapter_available`] tells which worker build to start.
 
 use std::cell::RefCell;
 
@@ -16,6 +17,18 @@ use crate::detect::autoencoder::Accelerator;
 thread_local! {
     /// The outcome of the first bring-up, kept for the worker's life.
     static ACCELERATOR: RefCell<Option<Result<Accelerator, String>>> = const { RefCell::new(None) };
+    /// Whether the page's first probe found an adapter.
+    static ADAPTER: RefCell<Option<bool>> = const { RefCell::new(None) };
+}
+
+/// Whether this browser gives a WebGPU adapter (probed once).
+pub async fn adapter_available() -> bool {
+    if let Some(known) = ADAPTER.with_borrow(|a| *a) {
+        return known;
+    }
+    let found = probe().await.is_ok();
+    ADAPTER.set(Some(found));
+    found
 }
 
 /// The WebGPU accelerator, or why this browser has none.

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use js_sys::ArrayBuffer;
 use leptos::prelude::*;
 
-use crate::browser::client::WorkerClient;
+use crate::browser::client::{WorkerClient, WorkerKind};
+use crate::browser::gpu;
 use crate::capture::Warning;
 use crate::detect::autoencoder::{BackendNote, Preference};
 use crate::pipeline::{Params, Stage};
@@ -95,9 +96,10 @@ struct Setters {
     results: WriteSignal<Option<Arc<ResultsView>>>,
 }
 
-#[derive(Default)]
 struct Inner {
     client: Option<WorkerClient>,
+    /// Which worker build `client` runs.
+    kind: WorkerKind,
     ready: bool,
     job: u64,
     /// A request waiting for the worker's `Ready`.
@@ -134,7 +136,13 @@ pub fn use_analysis() -> UseAnalysis {
         backend,
         results,
         downloads: StoredValue::new(None),
-        inner: StoredValue::new_local(Inner::default()),
+        inner: StoredValue::new_local(Inner {
+            client: None,
+            kind: WorkerKind::Cpu,
+            ready: false,
+            job: 0,
+            pending: None,
+        }),
         set: Setters {
             phase: set_phase,
             progress: set_progress,
@@ -151,7 +159,7 @@ pub fn use_analysis() -> UseAnalysis {
             results: set_results,
         },
     };
-    analysis.respawn();
+    analysis.respawn(WorkerKind::Cpu);
     analysis
 }
 
@@ -162,12 +170,11 @@ impl UseAnalysis {
     }
 
     /// Analyses a file's bytes with `params`, the autoencoder on `backend` (the buffer is
-    /// transferred to the worker).
+    /// transferred to the worker). Unless `backend` is the CPU, a browser with a WebGPU adapter
+    /// gets the worker build with WebGPU in it.
     pub fn run(&self, file_name: String, bytes: ArrayBuffer, params: Params, backend: Preference) {
-        if self.inner.with_value(|i| i.client.is_none()) {
-            self.respawn();
-        }
         let job = self.inner.with_value(|i| i.job) + 1;
+        self.inner.update_value(|i| i.job = job);
         self.set.file_name.set(Some(file_name.clone()));
         self.set.error.set(None);
         self.set.overview.set(None);
@@ -182,15 +189,34 @@ impl UseAnalysis {
         self.set.runs.update(|n| *n += 1);
         self.set.phase.set(Phase::Running);
         let request = ToWorker::Analyze { job, file_name, params: Box::new(params), backend };
-        let sent = self.inner.try_update_value(|i| {
-            i.job = job;
-            match (&i.client, i.ready) {
-                (None, _) => Err("the analysis worker could not be started".to_string()),
-                (Some(c), true) => c.send(&request, &bytes),
-                (Some(_), false) => {
-                    i.pending = Some((request, bytes));
-                    Ok(())
-                }
+        let this = *self;
+        wasm_bindgen_futures::spawn_local(async move {
+            let kind = if backend != Preference::Cpu && gpu::adapter_available().await {
+                WorkerKind::WebGpu
+            } else {
+                WorkerKind::Cpu
+            };
+            // Cancelled, or another run started, while the adapter was probed.
+            if this.inner.with_value(|i| i.job) != job {
+                return;
+            }
+            this.send(kind, request, bytes);
+        });
+    }
+
+    /// Sends a request to a worker of `kind`, starting one if needed (it waits for `Ready`).
+    fn send(&self, kind: WorkerKind, request: ToWorker, bytes: ArrayBuffer) {
+        if self.inner.with_value(|i| i.client.is_none() || i.kind != kind) {
+            let job = self.inner.with_value(|i| i.job);
+            self.respawn(kind);
+            self.inner.update_value(|i| i.job = job); // the request is not stale
+        }
+        let sent = self.inner.try_update_value(|i| match (&i.client, i.ready) {
+            (None, _) => Err("the analysis worker could not be started".to_string()),
+            (Some(c), true) => c.send(&request, &bytes),
+            (Some(_), false) => {
+                i.pending = Some((request, bytes));
+                Ok(())
             }
         });
         if let Some(Err(message)) = sent {
@@ -203,7 +229,7 @@ impl UseAnalysis {
         if self.phase.get_untracked() != Phase::Running {
             return;
         }
-        self.respawn();
+        self.respawn(self.inner.with_value(|i| i.kind));
         self.set.progress.set(None);
         self.set.phase.set(Phase::Idle);
         self.set.error.set(Some("analysis cancelled".into()));
@@ -214,7 +240,7 @@ impl UseAnalysis {
         self.set.phase.set(Phase::Failed);
     }
 
-    fn respawn(&self) {
+    fn respawn(&self, kind: WorkerKind) {
         let this = *self;
         let on_message = move |msg: FromWorker| this.on_message(msg);
         let on_error = move |message: String| {
@@ -231,8 +257,9 @@ impl UseAnalysis {
             };
             set_timeout(forget, std::time::Duration::ZERO);
         };
-        let client = WorkerClient::spawn(on_message, on_error);
+        let client = WorkerClient::spawn(kind, on_message, on_error);
         let failed = self.inner.try_update_value(|i| {
+            i.kind = kind;
             i.ready = false;
             i.pending = None;
             i.job += 1; // answers of the old worker are stale
