@@ -350,6 +350,9 @@ test('WebGPU (SwiftShader): "automatic" times both backends on the capture and t
   const [cpu, gpu] = [Number(m[1]), Number(m[2])];
   assert((note.backend === 'CPU') === (cpu <= gpu), `the faster one should have run: ${note.backend}`);
   console.log(`     automatic: ${note.backend}, ${note.text.replace(/^Trains on [^:]*: /, '')}`);
+  await mkdir(ARTIFACTS, { recursive: true });
+  await page.evaluate(() => document.querySelector('.training').scrollIntoView());
+  await page.screenshot({ path: join(ARTIFACTS, 'training-automatic.png') });
   if (note.backend === 'CPU') await sameCountsAsCli(page, SAMPLE);
   eq(errors.length, 0, `console errors ${errors.join(' | ')}`);
   await context.close();

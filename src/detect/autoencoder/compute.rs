@@ -131,14 +131,27 @@ pub fn decide(cpu_ms: f64, acc_ms: f64, job_steps: usize, name: &str) -> (bool, 
     let (faster, ratio) = if use_it { (name, cpu_ms / acc_ms) } else { ("the CPU", acc_ms / cpu_ms) };
     let s = |ms: f64| format_seconds(ms * job_steps as f64 / 1000.0);
     let reason = format!(
-        "timed on {TRIAL_STEPS} training steps of this capture: the CPU took {cpu_ms:.3} ms a step, \
-         {name} {acc_ms:.3} ms; {faster} is {ratio:.1}× faster (the {} steps of this job: about {} \
-         on the CPU, {} on {name})",
+        "timed on {TRIAL_STEPS} training steps of this capture: the CPU took {} ms a step, {name} {} \
+         ms; {faster} is {ratio:.1}× faster (the {} steps of this job: about {} on the CPU, {} on \
+         {name})",
+        format_ms(cpu_ms),
+        format_ms(acc_ms),
         crate::chart::thousands(job_steps as u64),
         s(cpu_ms),
         s(acc_ms),
     );
     (use_it, reason)
+}
+
+/// Three significant digits or so: 0.0712, 2.50, 591.
+fn format_ms(ms: f64) -> String {
+    if ms < 1.0 {
+        format!("{ms:.4}")
+    } else if ms < 100.0 {
+        format!("{ms:.2}")
+    } else {
+        format!("{ms:.0}")
+    }
 }
 
 fn format_seconds(s: f64) -> String {
@@ -170,13 +183,14 @@ mod tests {
     fn the_faster_side_wins_and_the_reason_gives_the_figures() {
         let (gpu, why) = decide(0.07, 2.5, 76_000, "WebGPU (x)");
         assert!(!gpu);
-        assert!(why.contains("0.070 ms") && why.contains("2.500 ms"), "{why}");
+        assert!(why.contains("0.0700 ms a step, WebGPU (x) 2.50 ms;"), "{why}");
         assert!(why.contains("the CPU is 35.7× faster"), "{why}");
         assert!(why.contains("76,000 steps") && why.contains("5.3 s on the CPU"), "{why}");
         assert!(why.contains("3.2 min on WebGPU (x)"), "{why}");
-        let (gpu, why) = decide(0.4, 0.1, 10, "WebGPU (x)");
+        let (gpu, why) = decide(400.0, 0.1, 10, "WebGPU (x)");
         assert!(gpu);
-        assert!(why.contains("WebGPU (x) is 4.0× faster"), "{why}");
+        assert!(why.contains("took 400 ms a step"), "{why}");
+        assert!(why.contains("WebGPU (x) is 4000.0× faster"), "{why}");
     }
 
     #[test]
