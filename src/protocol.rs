@@ -71,6 +71,11 @@ pub enum FromWorker {
         job: u64,
         error: ErrorReport,
     },
+    /// The worker panicked: the page shows the error and starts a fresh worker for the next run.
+    Crashed {
+        job: u64,
+        error: ErrorReport,
+    },
 }
 
 impl FromWorker {
@@ -84,7 +89,8 @@ impl FromWorker {
             | FromWorker::Epoch { job, .. }
             | FromWorker::Results { job, .. }
             | FromWorker::Done { job, .. }
-            | FromWorker::Failed { job, .. } => Some(*job),
+            | FromWorker::Failed { job, .. }
+            | FromWorker::Crashed { job, .. } => Some(*job),
         }
     }
 }
@@ -128,6 +134,7 @@ mod tests {
             FromWorker::Epoch { job: 3, epoch: 2, epochs: 20, loss: 0.004 },
             FromWorker::Done { job: 3, seconds: 0.25, memory_bytes: 1 << 20 },
             FromWorker::Failed { job: 3, error: ErrorReport { message: "empty file".into() } },
+            FromWorker::Crashed { job: 3, error: ErrorReport { message: "panicked at x".into() } },
         ];
         for m in msgs {
             let json = serde_json::to_string(&m).expect("serialises");

@@ -3,7 +3,6 @@
 
 #[cfg(target_arch = "wasm32")]
 fn main() {
-    console_error_panic_hook::set_once();
     netsieve::browser::worker_runtime::start();
 }
 

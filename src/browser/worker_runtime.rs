@@ -2,6 +2,7 @@
 //! come with them (the autoencoder on the CPU or WebGPU, see [`super::gpu`]), and posts
 //! [`FromWorker`] answers. Started by the `worker` binary.
 
+use std::cell::Cell;
 use std::ops::ControlFlow;
 
 use js_sys::{ArrayBuffer, Reflect, Uint8Array};
@@ -19,6 +20,24 @@ const FLAGGED_ROWS: usize = 5_000;
 
 /// Progress messages are sent at most this often (ms), plus at every stage change.
 const PROGRESS_EVERY_MS: u128 = 50;
+
+thread_local! {
+    /// The job being analysed, so that a panic is reported against it.
+    static CURRENT_JOB: Cell<Option<u64>> = const { Cell::new(None) };
+}
+
+/// A panic (a bug, or a GPU device lost inside burn) traps the wasm instance. Inside an async
+/// task that trap never reaches the page's `onerror`, so the hook tells the page itself.
+fn report_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        if let Some(job) = CURRENT_JOB.get() {
+            let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+            let message = format!("the analysis stopped on an internal error: {info}");
+            post(&scope, &FromWorker::Crashed { job, error: ErrorReport { message } });
+        }
+    }));
+}
 
 fn post(scope: &DedicatedWorkerGlobalScope, msg: &FromWorker) {
     match to_js(msg) {
@@ -84,6 +103,7 @@ async fn handle(scope: DedicatedWorkerGlobalScope, data: JsValue) {
     };
     match request {
         ToWorker::Analyze { job, file_name, params, backend } => {
+            CURRENT_JOB.set(Some(job));
             let started = Instant::now();
             let buffer =
                 Reflect::get(&data, &"bytes".into()).ok().and_then(|b| b.dyn_into::<ArrayBuffer>().ok());
@@ -129,6 +149,7 @@ async fn handle(scope: DedicatedWorkerGlobalScope, data: JsValue) {
                 Err(e) => FromWorker::Failed { job, error: e.into() },
             };
             post(&scope, &answer);
+            CURRENT_JOB.set(None);
         }
     }
 }
@@ -142,9 +163,10 @@ fn memory_bytes() -> u64 {
         .map_or(0, |b| u64::from(b.byte_length()))
 }
 
-/// Installs the message handler (each request runs as a local task: training on WebGPU awaits
-/// its reads), then announces `Ready` (messages sent before are lost).
+/// Installs the panic report and the message handler (each request runs as a local task:
+/// training on WebGPU awaits its reads), then announces `Ready` (messages sent before are lost).
 pub fn start() {
+    report_panics();
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
     let handler_scope = scope.clone();
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {

@@ -240,6 +240,19 @@ impl UseAnalysis {
         self.set.phase.set(Phase::Failed);
     }
 
+    /// Drops a broken worker, but not from inside its own callback; the next run starts a
+    /// fresh one.
+    fn forget_worker(&self) {
+        let this = *self;
+        let forget = move || {
+            this.inner.update_value(|i| {
+                i.client = None;
+                i.ready = false;
+            })
+        };
+        set_timeout(forget, std::time::Duration::ZERO);
+    }
+
     fn respawn(&self, kind: WorkerKind) {
         let this = *self;
         let on_message = move |msg: FromWorker| this.on_message(msg);
@@ -247,15 +260,7 @@ impl UseAnalysis {
             if this.phase.get_untracked() == Phase::Running {
                 this.fail(message);
             }
-            // Drop the broken worker, but not from inside its own callback; the next run
-            // starts a fresh one.
-            let forget = move || {
-                this.inner.update_value(|i| {
-                    i.client = None;
-                    i.ready = false;
-                })
-            };
-            set_timeout(forget, std::time::Duration::ZERO);
+            this.forget_worker();
         };
         let client = WorkerClient::spawn(kind, on_message, on_error);
         let failed = self.inner.try_update_value(|i| {
@@ -329,6 +334,11 @@ impl UseAnalysis {
             FromWorker::Failed { error, .. } => {
                 self.set.progress.set(None);
                 self.fail(error.message);
+            }
+            FromWorker::Crashed { error, .. } => {
+                self.set.progress.set(None);
+                self.fail(error.message);
+                self.forget_worker();
             }
         }
     }
