@@ -339,18 +339,35 @@ impl Report {
         (total, rows)
     }
 
-    /// All the flagged packets as CSV (see [`flagged_csv`]), however many there are.
-    pub fn flagged_csv(&self, capture: &crate::capture::Capture) -> Result<String, csv::Error> {
-        let index = self.row_index();
-        let names: Vec<String> = self.detectors.keys().cloned().collect();
-        flagged_csv(&names, self.flagged_packets(capture, &index).1)
-    }
-
-    /// The page's view of this report over its capture; `limit` caps the flagged rows listed.
-    pub fn view(&self, capture: &crate::capture::Capture, limit: usize) -> ResultsView {
+    /// The page's view of this report over its capture, listing the first `limit` flagged
+    /// packets, and every flagged packet as CSV (see [`flagged_csv`]), in one pass.
+    pub fn view_and_csv(
+        &self,
+        capture: &crate::capture::Capture,
+        limit: usize,
+    ) -> Result<(ResultsView, String), csv::Error> {
         let index = self.row_index();
         let (flagged_total, rows) = self.flagged_packets(capture, &index);
-        let flagged = rows.take(limit).collect();
+        let names: Vec<String> = self.detectors.keys().cloned().collect();
+        let mut flagged = Vec::with_capacity(limit.min(flagged_total));
+        let csv = flagged_csv(
+            &names,
+            rows.inspect(|p| {
+                if flagged.len() < limit {
+                    flagged.push(p.clone());
+                }
+            }),
+        )?;
+        Ok((self.view(capture, &index, flagged, flagged_total), csv))
+    }
+
+    fn view(
+        &self,
+        capture: &crate::capture::Capture,
+        index: &RowIndex,
+        flagged: Vec<FlaggedPacket>,
+        flagged_total: usize,
+    ) -> ResultsView {
         let detectors = self
             .detectors
             .iter()
@@ -373,7 +390,7 @@ impl Report {
             flagged,
             flagged_total,
             loss_history,
-            scatter: Scatter::of(self, capture, &index, SCATTER_W, SCATTER_H),
+            scatter: Scatter::of(self, capture, index, SCATTER_W, SCATTER_H),
         }
     }
 }

@@ -11,9 +11,11 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 use web_time::Instant;
 
 use super::{from_js, to_js};
+use crate::capture::Capture;
 use crate::detect::autoencoder::{Compute, Preference};
 use crate::pipeline::{self, Event, ProgressSink, Stage};
 use crate::protocol::{ErrorReport, FromWorker, PROTOCOL_VERSION, ToWorker};
+use crate::report::Report;
 
 /// How many flagged packets the page's table receives (the CSV download has them all).
 const FLAGGED_ROWS: usize = 5_000;
@@ -123,35 +125,33 @@ async fn handle(scope: DedicatedWorkerGlobalScope, data: JsValue) {
             };
             let mut sink = PostingSink { scope: scope.clone(), job, last: None };
             let answer = match pipeline::run_with(&bytes, &file_name, &params, &compute, &mut sink).await {
-                Ok(analysis) => {
-                    if let Some(report) = &analysis.report {
-                        let view = Box::new(report.view(&analysis.capture, FLAGGED_ROWS));
-                        let files =
-                            serde_json::to_string(report).map_err(|e| e.to_string()).and_then(|json| {
-                                Ok((json, report.flagged_csv(&analysis.capture).map_err(|e| e.to_string())?))
-                            });
-                        match files {
-                            Ok((report_json, flagged_csv)) => {
-                                post(&scope, &FromWorker::Results { job, view, report_json, flagged_csv })
-                            }
-                            Err(message) => {
-                                post(&scope, &FromWorker::Failed { job, error: ErrorReport { message } });
-                                return;
-                            }
+                Ok(analysis) => match analysis.report.as_ref().map(|r| results(job, r, &analysis.capture)) {
+                    Some(Err(message)) => FromWorker::Failed { job, error: ErrorReport { message } },
+                    results => {
+                        if let Some(Ok(results)) = results {
+                            post(&scope, &results);
+                        }
+                        FromWorker::Done {
+                            job,
+                            seconds: started.elapsed().as_secs_f64(),
+                            memory_bytes: memory_bytes(),
                         }
                     }
-                    FromWorker::Done {
-                        job,
-                        seconds: started.elapsed().as_secs_f64(),
-                        memory_bytes: memory_bytes(),
-                    }
-                }
+                },
                 Err(e) => FromWorker::Failed { job, error: e.into() },
             };
             post(&scope, &answer);
             CURRENT_JOB.set(None);
         }
     }
+}
+
+/// The `Results` message of a finished analysis: the page's view, the report as JSON and every
+/// flagged packet as CSV.
+fn results(job: u64, report: &Report, capture: &Capture) -> Result<FromWorker, String> {
+    let report_json = serde_json::to_string(report).map_err(|e| e.to_string())?;
+    let (view, flagged_csv) = report.view_and_csv(capture, FLAGGED_ROWS).map_err(|e| e.to_string())?;
+    Ok(FromWorker::Results { job, view: Box::new(view), report_json, flagged_csv })
 }
 
 /// Size of this worker's wasm linear memory.

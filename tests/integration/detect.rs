@@ -59,11 +59,10 @@ fn the_flagged_csv_lists_every_flagged_packet_when_the_table_is_capped() {
     params.iforest.contamination = 0.05; // a few hundred flagged packets
     let analysis = run(&bytes, "sample-small.csv", &params, &mut NoProgress).expect("runs");
     let report = analysis.report.expect("a report");
-    let view = report.view(&analysis.capture, 10);
+    let (view, csv) = report.view_and_csv(&analysis.capture, 10).expect("writes");
     assert_eq!(view.flagged.len(), 10);
     assert_eq!(view.flagged_total, report.agreement.union);
     assert!(view.flagged_total > 200, "{}", view.flagged_total);
-    let csv = report.flagged_csv(&analysis.capture).expect("writes");
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
     let rows: Vec<csv::StringRecord> = reader.records().collect::<Result<_, _>>().expect("reads back");
     assert_eq!(rows.len(), view.flagged_total);
