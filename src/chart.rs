@@ -2,6 +2,7 @@
 //! pixels) plus hover regions with exact values. Pure code, tested natively; the browser's
 //! painter only replays the list on a canvas. Transforms are named `screen_from_data`.
 
+use crate::format::{compact, thousands};
 use crate::report::Scatter;
 use crate::stats::{Histogram, TrafficSeries, nice_step};
 
@@ -99,43 +100,6 @@ pub fn ticks(max: f64, target: usize) -> Vec<f64> {
     let top = (max / step).ceil() * step;
     let n = (top / step).round() as usize;
     (0..=n).map(|i| i as f64 * step).collect()
-}
-
-/// Compact number for axes and labels: `950`, `1.2k`, `3.4M`, `0.25`.
-pub fn compact(v: f64) -> String {
-    let a = v.abs();
-    let (scaled, suffix) = if a >= 1e9 {
-        (v / 1e9, "G")
-    } else if a >= 1e6 {
-        (v / 1e6, "M")
-    } else if a >= 1e4 {
-        (v / 1e3, "k")
-    } else {
-        (v, "")
-    };
-    let s = if scaled.fract().abs() < 1e-9 || scaled.abs() >= 100.0 {
-        format!("{scaled:.0}")
-    } else if scaled.abs() >= 1.0 {
-        format!("{scaled:.1}")
-    } else {
-        // Small values keep two significant digits: 0.25, 0.002, 0.00086.
-        let decimals = (1.0 - scaled.abs().log10().floor()).clamp(2.0, 12.0) as usize;
-        format!("{scaled:.decimals$}")
-    };
-    format!("{s}{suffix}")
-}
-
-/// Whole number with thousands separators: `121,580`.
-pub fn thousands(v: u64) -> String {
-    let s = v.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
 }
 
 const FONT: f64 = 12.0;

@@ -11,10 +11,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use web_time::Instant;
 
+use crate::assess::{Evaluation, attack_windows, evaluate};
 use crate::capture::Capture;
-use crate::chart::thousands;
 use crate::detect::autoencoder::Compute;
-use crate::evaluate::{Labels, score_against};
+use crate::evaluate::Labels;
+use crate::format::thousands;
 use crate::parity::{self, Reference};
 use crate::pipeline::{self, Event, NoProgress, Params, ProgressSink, Stage};
 use crate::report::Report;
@@ -33,17 +34,31 @@ enum TrainerArg {
     Burn,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum PresetArg {
+    /// The seed notebook's method, exactly.
+    Seed,
+    /// Contextual features, a combined score and incidents (the default).
+    Context,
+}
+
 #[derive(Debug, clap::Args)]
 struct DetectArgs {
+    /// Which analysis: the default contextual one, or the seed notebook's method.
+    #[arg(long, value_enum, default_value_t = PresetArg::Context)]
+    preset: PresetArg,
+    /// Default preset: flag packets whose combined score (surprise) is at least this.
+    #[arg(long)]
+    threshold: Option<f64>,
     /// Seed of every random choice.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Autoencoder epochs.
-    #[arg(long, default_value_t = 20)]
-    epochs: usize,
-    /// Autoencoder batch size.
-    #[arg(long, default_value_t = 32)]
-    batch: usize,
+    /// Autoencoder epochs (default: 20 for the seed preset, 10 for the default one).
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Autoencoder batch size (default: 32 for the seed preset, 64 for the default one).
+    #[arg(long)]
+    batch: Option<usize>,
     /// Autoencoder trainer: the fast hand-written CPU trainer or burn (flex backend).
     #[arg(long, value_enum, default_value_t = TrainerArg::Cpu)]
     trainer: TrainerArg,
@@ -68,9 +83,21 @@ impl DetectArgs {
     }
 
     fn params(&self) -> Params {
-        let mut p = Params::seed(self.seed);
-        p.autoencoder.epochs = self.epochs;
-        p.autoencoder.batch_size = self.batch;
+        let mut p = match self.preset {
+            PresetArg::Seed => Params::seed(self.seed),
+            PresetArg::Context => Params::context(self.seed),
+        };
+        if let Some(e) = self.epochs {
+            p.autoencoder.epochs = e;
+            p.context.autoencoder.epochs = e;
+        }
+        if let Some(b) = self.batch {
+            p.autoencoder.batch_size = b;
+            p.context.autoencoder.batch_size = b;
+        }
+        if let Some(t) = self.threshold {
+            p.context.threshold = t;
+        }
         p.autoencoder.percentile = self.percentile;
         p.iforest.contamination = self.contamination;
         p.kmeans.k = self.k;
@@ -89,7 +116,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Run the three detectors of the seed method and print what each flags.
+    /// Analyse a capture: the default preset's incidents, or the seed method's three detectors.
     Analyze {
         file: PathBuf,
         /// Write the full report (per-packet scores included) as JSON here.
@@ -98,6 +125,25 @@ enum Command {
         /// Score the results against a `No.,label,attack` ground-truth file.
         #[arg(long)]
         labels: Option<PathBuf>,
+        #[command(flatten)]
+        detect: DetectArgs,
+    },
+    /// Analyse a capture and score it against ground truth: ROC-AUC and average precision of
+    /// each score, precision and recall, each attack instance, false incidents.
+    Evaluate {
+        file: PathBuf,
+        /// The `No.,label,attack` ground truth.
+        #[arg(long)]
+        labels: PathBuf,
+        /// The attack table (`attack_windows_rel`); default: `NAME.stats.json` beside the labels.
+        #[arg(long)]
+        stats: Option<PathBuf>,
+        /// Write the evaluation as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Also write the report here.
+        #[arg(long)]
+        report: Option<PathBuf>,
         #[command(flatten)]
         detect: DetectArgs,
     },
@@ -175,19 +221,37 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Analyze { file, json, labels, detect } => {
-            let report = analyze(&file, &detect.params(), &detect.compute())?;
+            let (report, capture) = analyze(&file, &detect.params(), &detect.compute())?;
             let mut out = std::io::stdout().lock();
             write_results(&mut out, &report)?;
             if let Some(labels) = labels {
-                let labels = Labels::from_csv(&read(&labels)?).map_err(anyhow::Error::msg)?;
-                write_label_scores(&mut out, &report, &labels)?;
+                let e = evaluation(&labels, None, &report, &capture)?;
+                write_evaluation(&mut out, &e)?;
             }
             if let Some(path) = json {
                 write_json(&path, &report)?;
                 writeln!(out, "\nreport written to {}", path.display())?;
             }
         }
-        Command::Parity { file, references, json, detect } => {
+        Command::Evaluate { file, labels, stats, json, report: report_out, detect } => {
+            let (report, capture) = analyze(&file, &detect.params(), &detect.compute())?;
+            let e = evaluation(&labels, stats.as_deref(), &report, &capture)?;
+            let mut out = std::io::stdout().lock();
+            write_incidents(&mut out, &report)?;
+            write_evaluation(&mut out, &e)?;
+            write_combinations(&mut out, &report, &labels)?;
+            if let Some(path) = json {
+                let file = std::fs::File::create(&path)
+                    .with_context(|| format!("cannot create {}", path.display()))?;
+                serde_json::to_writer_pretty(std::io::BufWriter::new(file), &e)?;
+                writeln!(out, "\nevaluation written to {}", path.display())?;
+            }
+            if let Some(path) = report_out {
+                write_json(&path, &report)?;
+            }
+        }
+        Command::Parity { file, references, json, mut detect } => {
+            detect.preset = PresetArg::Seed;
             let file = file.unwrap_or_else(|| shared().join("data/lab-120k.csv"));
             let references = if references.is_empty() {
                 let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("capture").to_string();
@@ -211,7 +275,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                     Reference::from_json(name, &v).map_err(anyhow::Error::msg)
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let report = analyze(&file, &detect.params(), &detect.compute())?;
+            let (report, _) = analyze(&file, &detect.params(), &detect.compute())?;
             if let Some(path) = json {
                 write_json(&path, &report)?;
             }
@@ -296,7 +360,7 @@ impl ProgressSink for Bar {
     }
 }
 
-fn analyze(file: &Path, params: &Params, compute: &Compute) -> anyhow::Result<Report> {
+fn analyze(file: &Path, params: &Params, compute: &Compute) -> anyhow::Result<(Report, Capture)> {
     let bytes = read(file)?;
     let bar = ProgressBar::new(1000);
     bar.set_style(
@@ -311,7 +375,116 @@ fn analyze(file: &Path, params: &Params, compute: &Compute) -> anyhow::Result<Re
             .with_context(|| name.clone())?;
     sink.bar.finish_and_clear();
     print_warnings(file, &analysis.capture);
-    analysis.report.ok_or_else(|| anyhow::anyhow!("{name}: {}", pipeline::PipelineError::NoPackets))
+    let report =
+        analysis.report.ok_or_else(|| anyhow::anyhow!("{name}: {}", pipeline::PipelineError::NoPackets))?;
+    Ok((report, analysis.capture))
+}
+
+/// Reads the labels (and the attack table: `stats`, or `NAME.stats.json` beside
+/// `NAME.labels.csv`) and evaluates the report.
+fn evaluation(
+    labels: &Path,
+    stats: Option<&Path>,
+    report: &Report,
+    capture: &Capture,
+) -> anyhow::Result<Evaluation> {
+    let l = Labels::from_csv(&read(labels)?).map_err(|e| anyhow::anyhow!("{}: {e}", labels.display()))?;
+    let sibling = labels
+        .to_str()
+        .and_then(|s| s.strip_suffix(".labels.csv"))
+        .map(|stem| PathBuf::from(format!("{stem}.stats.json")))
+        .filter(|p| p.exists());
+    let windows = match stats.map(Path::to_path_buf).or(sibling) {
+        Some(p) => Some(attack_windows(&read(&p)?).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?),
+        None => None,
+    };
+    Ok(evaluate(report, capture, &l, windows.as_deref()))
+}
+
+/// How each way of combining the detectors would rank the packets (the default preset).
+fn write_combinations(out: &mut impl Write, r: &Report, labels: &Path) -> anyhow::Result<()> {
+    use crate::detect::combine::{Combine, combine};
+    use crate::report::{AUTOENCODER, IFOREST, KMEANS};
+    let own: Vec<&[f64]> = [IFOREST, KMEANS, AUTOENCODER]
+        .iter()
+        .filter_map(|k| r.detectors.get(*k))
+        .map(|d| d.scores.as_slice())
+        .collect();
+    if own.len() < 3 {
+        return Ok(());
+    }
+    let l = Labels::from_csv(&read(labels)?).map_err(anyhow::Error::msg)?;
+    writeln!(out, "\ncombination      ROC-AUC  avg-prec")?;
+    for how in Combine::ALL {
+        let s = crate::evaluate::score_against(&l, &r.row_no, &combine(how, &own), &[]);
+        writeln!(out, "{:<16}{:>8.3}{:>10.3}", how.name(), s.roc_auc, s.average_precision)?;
+    }
+    Ok(())
+}
+
+fn write_incidents(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
+    if r.incidents.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\n{} incidents", r.incidents.len())?;
+    for i in r.incidents.iter().take(30) {
+        writeln!(
+            out,
+            "\n#{:<3} {:<26} score {:.2}  {} packets  {:.3}–{:.3} s  by {}",
+            i.rank,
+            format!("{} · {}", i.kind.label(), i.actor),
+            i.score,
+            i.packets.len(),
+            i.start,
+            i.end,
+            i.detectors.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+        )?;
+        writeln!(out, "     {}", i.explanation)?;
+        writeln!(out, "     filter: {}", i.filter)?;
+    }
+    if r.incidents.len() > 30 {
+        writeln!(out, "\n… and {} more (see --json)", r.incidents.len() - 30)?;
+    }
+    Ok(())
+}
+
+fn write_evaluation(out: &mut impl Write, e: &Evaluation) -> std::io::Result<()> {
+    writeln!(out, "\nagainst labels   ROC-AUC  avg-prec  precision  recall  flagged")?;
+    for (name, s) in &e.scores {
+        writeln!(
+            out,
+            "{name:<16}{:>8.3}{:>10.3}{:>11.3}{:>8.3}{:>9}",
+            s.roc_auc, s.average_precision, s.precision, s.recall, s.flagged
+        )?;
+    }
+    writeln!(out, "\nattack instance          packets  flagged  in incident (actor = attacker)")?;
+    for i in &e.instances {
+        let at = match (i.incident, i.any_incident) {
+            (Some(k), _) => format!("#{k}"),
+            (None, Some(k)) => format!("no (its packets are in #{k}, another actor)"),
+            (None, None) => "no".to_string(),
+        };
+        writeln!(
+            out,
+            "  {:<14} {:>8.1}s {:>8} {:>8}  {at}",
+            i.instance.attack, i.instance.start, i.instance.packets, i.flagged
+        )?;
+    }
+    writeln!(
+        out,
+        "\n{} ({}): {} flagged, precision {:.3}, recall {:.3}; instances found {}/{}; incidents {}, false {} {:?}",
+        e.primary,
+        e.threshold,
+        e.flagged,
+        e.precision,
+        e.recall,
+        e.instances_found,
+        e.instances.len(),
+        e.incidents,
+        e.false_incidents.len(),
+        e.false_incidents
+    )?;
+    Ok(())
 }
 
 fn print_warnings(file: &Path, capture: &Capture) {
@@ -329,7 +502,13 @@ fn print_warnings(file: &Path, capture: &Capture) {
 
 /// The detectors' results as a table.
 fn write_results(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
-    writeln!(out, "{} packets, {} protocols", thousands(r.rows as u64), r.protocols)?;
+    writeln!(
+        out,
+        "{} packets, {} protocols, preset {}",
+        thousands(r.rows as u64),
+        r.protocols,
+        r.preset.name()
+    )?;
     writeln!(out, "\ndetector        flagged    threshold   flagged packets (first 10)")?;
     for (name, d) in &r.detectors {
         let first: Vec<String> = d.flagged.iter().take(10).map(u64::to_string).collect();
@@ -351,24 +530,12 @@ fn write_results(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
     for p in &a.pairs {
         writeln!(out, "  {} ∩ {}: {} (Jaccard {:.3})", p.a, p.b, p.both, p.jaccard)?;
     }
+    write_incidents(out, r)?;
     writeln!(
         out,
         "\ntimings (s): {}",
         r.timings_s.iter().map(|(k, v)| format!("{k} {v:.3}")).collect::<Vec<_>>().join(", ")
     )?;
-    Ok(())
-}
-
-fn write_label_scores(out: &mut impl Write, r: &Report, labels: &Labels) -> std::io::Result<()> {
-    writeln!(out, "\nagainst labels   ROC-AUC  avg-prec  precision  recall  attacks detected")?;
-    for (name, d) in &r.detectors {
-        let s = score_against(labels, &r.row_no, &d.scores, &d.flagged);
-        writeln!(
-            out,
-            "{name:<16}{:>8.3}{:>10.3}{:>11.3}{:>8.3}  {}/{}",
-            s.roc_auc, s.average_precision, s.precision, s.recall, s.attacks_detected, s.attacks_total
-        )?;
-    }
     Ok(())
 }
 

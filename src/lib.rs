@@ -8,17 +8,20 @@
 //! ```text
 //! capture   (bytes → packets)                      core: no web-sys / leptos / wasm-bindgen
 //!   → stats (overview)   → features (matrices, scalers)
-//!   → detect (autoencoder, isolation forest → random forest, k-means; one vocabulary)
-//!   → evaluate (agreement and label measures) → report (the one result type)
+//!   → detect (autoencoder, isolation forest → random forest, k-means, combined score)
+//!   → evaluate (agreement and label measures) → incidents (group, explain, filter)
+//!   → report (the one result type) → assess (a report against labels)
 //!   → pipeline (run the stages, report progress)
 //!   → protocol (page ⇄ worker messages)
 //! chart     (pure geometry → display list; depends on result types only)
+//! format    (number formatting; used by every layer, uses nothing)
 //! browser, ui (behind the `web` feature: the only home of web-sys, js-sys, wasm-bindgen, leptos)
 //! ```
 //!
 //! The core builds and tests with `--no-default-features`; a core module that imports a web
 //! crate breaks that build.
 
+pub mod assess;
 pub mod capture;
 pub mod chart;
 #[cfg(feature = "cli")]
@@ -26,6 +29,8 @@ pub mod cli;
 pub mod detect;
 pub mod evaluate;
 pub mod features;
+pub mod format;
+pub mod incidents;
 pub mod parity;
 pub mod pipeline;
 pub mod protocol;

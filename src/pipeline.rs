@@ -13,11 +13,16 @@ use web_time::Instant;
 
 use crate::capture::{self, Capture, ParseError};
 use crate::detect::autoencoder::{self, AutoencoderParams, BackendNote, Compute, EpochReport};
+use crate::detect::combine::{self, Combine};
 use crate::detect::iforest::IsolationForestParams;
 use crate::detect::kmeans::KMeansParams;
 use crate::detect::random_forest::RandomForestParams;
+use crate::detect::rng::{rng, sample_without_replacement};
 use crate::detect::{DetectError, Threshold};
-use crate::features;
+use crate::features::context::{self, COLUMNS, Group};
+use crate::features::scale::Surprise;
+use crate::features::{self, Matrix};
+use crate::incidents::{self, IncidentParams};
 use crate::report::{self, Agreement, DetectorReport, InputInfo, Report};
 use crate::stats::{self, Overview};
 
@@ -26,10 +31,14 @@ use crate::stats::{self, Overview};
 pub enum Stage {
     Parse,
     Overview,
+    /// The default preset's contextual features.
+    Features,
     Autoencoder,
     IsolationForest,
     RandomForest,
     KMeans,
+    /// The combined score and the incidents.
+    Incidents,
 }
 
 impl Stage {
@@ -37,6 +46,8 @@ impl Stage {
         match self {
             Stage::Parse => "Reading the capture",
             Stage::Overview => "Computing the overview",
+            Stage::Features => "Contextual features",
+            Stage::Incidents => "Combined score and incidents",
             Stage::Autoencoder => "Training the autoencoder",
             Stage::IsolationForest => "Isolation forest",
             Stage::RandomForest => "Random forest",
@@ -45,10 +56,73 @@ impl Stage {
     }
 }
 
-/// Everything an analysis can be told. [`Params::seed`] is the seed notebook's method; every
-/// random choice follows `seed`.
+/// Which analysis runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Preset {
+    /// The seed notebook's method, exactly (length and protocol only).
+    #[default]
+    Seed,
+    /// The same engines on contextual features, a combined score and incidents.
+    Context,
+}
+
+impl Preset {
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Seed => "seed",
+            Preset::Context => "context",
+        }
+    }
+}
+
+/// The default preset's settings. Defaults: isolation forest of 200 trees on 256-row samples
+/// with feature groups weighted equally; k-means with k = 8 (3 restarts) fitted on up to
+/// 20,000 rows, score = distance to the nearest centroid; the seed autoencoder's network
+/// trained 10 epochs at batch 64 on up to 20,000 rows; each detector flags its top 0.1 %;
+/// combined = the largest surprise ([`Combine::Max`]), flagged at surprise ≥ 3.3 (for each
+/// detector, no more than 1 packet in 2,000 scores as high); incidents split after 30 s.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContextParams {
+    pub iforest: IsolationForestParams,
+    pub kmeans: KMeansParams,
+    pub kmeans_rows: usize,
+    pub autoencoder: AutoencoderParams,
+    pub autoencoder_rows: usize,
+    /// Each detector's own flags: scores above this percentile.
+    pub detector_percentile: f64,
+    pub combine: Combine,
+    /// Packets whose combined score is at least this are flagged.
+    pub threshold: f64,
+    pub incidents: IncidentParams,
+}
+
+impl ContextParams {
+    pub fn new(seed: u64) -> ContextParams {
+        ContextParams {
+            iforest: IsolationForestParams::default()
+                .n_trees(200)
+                .max_samples(256)
+                .contamination(0.001)
+                .seed(seed),
+            kmeans: KMeansParams::default().k(8).n_runs(3).seed(seed),
+            kmeans_rows: 20_000,
+            autoencoder: AutoencoderParams::default().epochs(10).batch_size(64).seed(seed),
+            autoencoder_rows: 20_000,
+            detector_percentile: 99.9,
+            combine: Combine::Max,
+            threshold: 3.3,
+            incidents: IncidentParams::default(),
+        }
+    }
+}
+
+/// Everything an analysis can be told. [`Params::seed`] is the seed notebook's method,
+/// [`Params::context`] the default preset; every random choice follows `seed`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Params {
+    #[serde(default)]
+    pub preset: Preset,
     pub seed: u64,
     /// Run the detectors (false: overview only).
     pub detect: bool,
@@ -58,12 +132,20 @@ pub struct Params {
     pub kmeans: KMeansParams,
     /// k-means flags scores above this percentile.
     pub kmeans_percentile: f64,
+    /// The default preset's settings (used when `preset` is [`Preset::Context`]).
+    #[serde(default = "default_context")]
+    pub context: ContextParams,
+}
+
+fn default_context() -> ContextParams {
+    ContextParams::new(42)
 }
 
 impl Params {
     /// The seed notebook's method, with every seed set to `seed`.
     pub fn seed(seed: u64) -> Params {
         Params {
+            preset: Preset::Seed,
             seed,
             detect: true,
             autoencoder: AutoencoderParams::default().seed(seed),
@@ -71,7 +153,13 @@ impl Params {
             random_forest: RandomForestParams::default().seed(seed),
             kmeans: KMeansParams::default().seed(seed),
             kmeans_percentile: 99.9,
+            context: ContextParams::new(seed),
         }
+    }
+
+    /// The default preset: the same engines on contextual features, with every seed `seed`.
+    pub fn context(seed: u64) -> Params {
+        Params { preset: Preset::Context, ..Params::seed(seed) }
     }
 
     /// Parse and overview only.
@@ -192,8 +280,33 @@ fn to_json<T: Serialize>(v: &T) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
 }
 
-/// Runs the three detectors of the seed method on a parsed capture.
+/// Runs the preset's detectors on a parsed capture.
 pub async fn detect(
+    capture: &Capture,
+    name: &str,
+    bytes: usize,
+    params: &Params,
+    compute: &Compute,
+    sink: &mut impl ProgressSink,
+    timings: BTreeMap<String, f64>,
+) -> Result<Report, PipelineError> {
+    if capture.is_empty() {
+        return Err(PipelineError::NoPackets);
+    }
+    match params.preset {
+        Preset::Seed => detect_seed(capture, name, bytes, params, compute, sink, timings).await,
+        Preset::Context => detect_context(capture, name, bytes, params, compute, sink, timings).await,
+    }
+}
+
+fn failed(stage: Stage) -> impl Fn(DetectError) -> PipelineError {
+    move |e: DetectError| {
+        if e == DetectError::Cancelled { PipelineError::Cancelled } else { PipelineError::Detect(stage, e) }
+    }
+}
+
+/// Runs the three detectors of the seed method on a parsed capture.
+async fn detect_seed(
     capture: &Capture,
     name: &str,
     bytes: usize,
@@ -202,18 +315,7 @@ pub async fn detect(
     sink: &mut impl ProgressSink,
     mut timings: BTreeMap<String, f64>,
 ) -> Result<Report, PipelineError> {
-    let fail = |stage| {
-        move |e: DetectError| {
-            if e == DetectError::Cancelled {
-                PipelineError::Cancelled
-            } else {
-                PipelineError::Detect(stage, e)
-            }
-        }
-    };
-    if capture.is_empty() {
-        return Err(PipelineError::NoPackets);
-    }
+    let fail = failed;
     let row_no = &capture.no;
     let mut detectors = BTreeMap::new();
 
@@ -330,21 +432,215 @@ pub async fn detect(
     timings.insert("kmeans".into(), km_s);
     go(sink.event(Event::StageDone { stage: Stage::KMeans, seconds: km_s }))?;
 
+    Ok(finish(capture, name, bytes, params, detectors, timings, None, Vec::new()))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    capture: &Capture,
+    name: &str,
+    bytes: usize,
+    params: &Params,
+    detectors: BTreeMap<String, DetectorReport>,
+    mut timings: BTreeMap<String, f64>,
+    primary: Option<String>,
+    incidents: Vec<incidents::Incident>,
+) -> Report {
     let total: f64 = timings.values().sum();
     timings.insert("total".into(), total);
-    Ok(Report {
+    // The combined score is not a detector of its own in the agreement table.
+    let own: BTreeMap<String, DetectorReport> = detectors
+        .iter()
+        .filter(|(k, _)| k.as_str() != report::COMBINED)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    Report {
         schema: report::SCHEMA.to_string(),
         tool: format!("netsieve {}", env!("CARGO_PKG_VERSION")),
+        preset: params.preset,
+        primary,
         input: InputInfo { name: name.to_string(), bytes },
         rows: capture.len(),
         protocols: capture.protocols.len(),
         params: to_json(params),
-        row_no: row_no.clone(),
-        agreement: Agreement::of(&detectors),
+        row_no: capture.no.clone(),
+        agreement: Agreement::of(&own),
         detectors,
+        incidents,
         timings_s: timings,
         versions: report::versions(),
+    }
+}
+
+/// Feature weights: a group of `n` columns weighs `importance · √n` in all, split evenly over
+/// its columns, so a group of many columns counts more than a group of one, but not `n` times
+/// more.
+fn group_weights() -> Vec<f64> {
+    let size = |g: Group| COLUMNS.iter().filter(|c| c.group == g).count() as f64;
+    COLUMNS.iter().map(|c| c.group.importance() / size(c.group).sqrt()).collect()
+}
+
+/// Rows to fit on: all of them, or `max` drawn without replacement (seeded), ascending.
+fn fit_rows(n: usize, max: usize, seed: u64, stream: u64) -> Vec<usize> {
+    if n <= max {
+        return (0..n).collect();
+    }
+    let mut r = rng(seed, stream);
+    let mut rows = sample_without_replacement(&mut r, n, max);
+    rows.sort_unstable();
+    rows
+}
+
+fn take_rows<T: Copy>(m: &Matrix<T>, rows: &[usize]) -> Matrix<T> {
+    let mut data = Vec::with_capacity(rows.len() * m.cols);
+    for &r in rows {
+        data.extend_from_slice(m.row(r));
+    }
+    Matrix { rows: rows.len(), cols: m.cols, data }
+}
+
+/// The default preset: contextual features, the isolation forest, k-means and the autoencoder
+/// on them, the combined score and the incidents.
+async fn detect_context(
+    capture: &Capture,
+    name: &str,
+    bytes: usize,
+    params: &Params,
+    compute: &Compute,
+    sink: &mut impl ProgressSink,
+    mut timings: BTreeMap<String, f64>,
+) -> Result<Report, PipelineError> {
+    let p = &params.context;
+    let row_no = &capture.no;
+    let n = capture.len();
+    let mut detectors = BTreeMap::new();
+
+    let t = Instant::now();
+    go(sink.event(Event::Progress { stage: Stage::Features, fraction: 0.0 }))?;
+    let ctx = context::build(capture);
+    let scale = Surprise::fit(&ctx.values);
+    let x = scale.transform(&ctx.values);
+    // Distance-based detectors see each group with the same total weight.
+    let w: Vec<f64> = group_weights().iter().map(|w| w.sqrt()).collect();
+    let xw = Matrix {
+        rows: x.rows,
+        cols: x.cols,
+        data: x.data.iter().enumerate().map(|(i, &v)| f64::from(v) * w[i % x.cols]).collect::<Vec<f64>>(),
+    };
+    let feature_names: Vec<&str> = COLUMNS.iter().map(|c| c.name).collect();
+    let features_s = t.elapsed().as_secs_f64();
+    timings.insert("features".into(), features_s);
+    go(sink.event(Event::StageDone { stage: Stage::Features, seconds: features_s }))?;
+
+    // Isolation forest.
+    let t = Instant::now();
+    go(sink.event(Event::Progress { stage: Stage::IsolationForest, fraction: 0.0 }))?;
+    let forest =
+        p.iforest.clone().feature_weights(group_weights()).fit(&x).map_err(failed(Stage::IsolationForest))?;
+    let if_scores = forest.score(&x);
+    let if_s = t.elapsed().as_secs_f64();
+    timings.insert("if".into(), if_s);
+    go(sink.event(Event::StageDone { stage: Stage::IsolationForest, seconds: if_s }))?;
+
+    // k-means.
+    let t = Instant::now();
+    go(sink.event(Event::Progress { stage: Stage::KMeans, fraction: 0.0 }))?;
+    let fit_on = take_rows(&xw, &fit_rows(n, p.kmeans_rows, params.seed, 101));
+    let km = if fit_on.rows >= p.kmeans.k {
+        Some(p.kmeans.clone().fit(&fit_on).map_err(failed(Stage::KMeans))?)
+    } else {
+        None
+    };
+    let km_scores = km.as_ref().map_or_else(|| vec![0.0; n], |m| m.score_nearest(&xw));
+    let km_s = t.elapsed().as_secs_f64();
+    timings.insert("kmeans".into(), km_s);
+    go(sink.event(Event::StageDone { stage: Stage::KMeans, seconds: km_s }))?;
+
+    // Autoencoder.
+    let t = Instant::now();
+    go(sink.event(Event::Progress { stage: Stage::Autoencoder, fraction: 0.0 }))?;
+    let xw32 = Matrix {
+        rows: xw.rows,
+        cols: xw.cols,
+        data: xw.data.iter().map(|&v| v as f32).collect::<Vec<f32>>(),
+    };
+    let train_on = take_rows(&xw32, &fit_rows(n, p.autoencoder_rows, params.seed, 102));
+    let valid = p.autoencoder.clone().check().map_err(failed(Stage::Autoencoder))?;
+    let (on, backend) =
+        autoencoder::choose(compute, &valid, &train_on).await.map_err(failed(Stage::Autoencoder))?;
+    go(sink.event(Event::Backend(&backend)))?;
+    let model = autoencoder::train(on, &valid, &train_on, &mut |e| {
+        sink.event(Event::Epoch(e))?;
+        sink.event(Event::Progress { stage: Stage::Autoencoder, fraction: e.epoch as f64 / e.epochs as f64 })
     })
+    .await
+    .map_err(failed(Stage::Autoencoder))?;
+    let ae_scores = model.score(&xw32);
+    let ae_s = t.elapsed().as_secs_f64();
+    timings.insert("ae".into(), ae_s);
+    go(sink.event(Event::StageDone { stage: Stage::Autoencoder, seconds: ae_s }))?;
+
+    // Combined score and incidents.
+    let t = Instant::now();
+    go(sink.event(Event::Progress { stage: Stage::Incidents, fraction: 0.0 }))?;
+    let own = Threshold::Percentile(p.detector_percentile);
+    let if_v = own.apply(&if_scores);
+    let km_v = own.apply(&km_scores);
+    let ae_v = own.apply(&ae_scores);
+    let combined = combine::combine(p.combine, &[&if_scores, &km_scores, &ae_scores]);
+    let combined_v = Threshold::AtLeast(p.threshold).apply(&combined);
+    let found = incidents::find(
+        &incidents::Inputs {
+            capture,
+            context: &ctx,
+            scale: &scale,
+            combined: &combined,
+            flagged: &combined_v.flagged,
+            detectors: &[
+                (report::IFOREST, &if_v.flagged),
+                (report::KMEANS, &km_v.flagged),
+                (report::AUTOENCODER, &ae_v.flagged),
+            ],
+        },
+        &p.incidents,
+    );
+    let inc_s = t.elapsed().as_secs_f64();
+    timings.insert("incidents".into(), inc_s);
+
+    detectors.insert(
+        report::IFOREST.to_string(),
+        DetectorReport::new(row_no, if_scores, &if_v, to_json(&p.iforest)).timing("fit_score", if_s),
+    );
+    detectors.insert(
+        report::KMEANS.to_string(),
+        DetectorReport::new(row_no, km_scores, &km_v, to_json(&p.kmeans))
+            .detail("cluster_sizes", km.as_ref().map(|m| m.cluster_sizes.clone()))
+            .detail("fit_rows", fit_on.rows)
+            .timing("fit_score", km_s),
+    );
+    detectors.insert(
+        report::AUTOENCODER.to_string(),
+        DetectorReport::new(row_no, ae_scores, &ae_v, to_json(&p.autoencoder))
+            .detail("backend", &backend.backend)
+            .detail("backend_reason", &backend.reason)
+            .detail("fit_rows", train_on.rows)
+            .detail("loss_history", model.history.iter().map(|e| e.loss).collect::<Vec<_>>())
+            .timing("fit_score", ae_s),
+    );
+    detectors.insert(
+        report::COMBINED.to_string(),
+        DetectorReport::new(
+            row_no,
+            combined,
+            &combined_v,
+            serde_json::json!({
+                "combine": p.combine, "threshold": p.threshold,
+            }),
+        )
+        .detail("feature_columns", &feature_names),
+    );
+    go(sink.event(Event::StageDone { stage: Stage::Incidents, seconds: inc_s }))?;
+    Ok(finish(capture, name, bytes, params, detectors, timings, Some(report::COMBINED.to_string()), found))
 }
 
 #[cfg(test)]

@@ -15,6 +15,10 @@ pub const SCHEMA: &str = "netsieve-report/1";
 pub const AUTOENCODER: &str = "autoencoder";
 pub const IFOREST_RF: &str = "iforest_rf";
 pub const KMEANS: &str = "kmeans";
+/// The default preset's isolation forest (no random forest after it).
+pub const IFOREST: &str = "iforest";
+/// The default preset's combined score.
+pub const COMBINED: &str = "combined";
 
 /// One detector's results.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -119,6 +123,12 @@ pub struct InputInfo {
 pub struct Report {
     pub schema: String,
     pub tool: String,
+    /// Which analysis ran.
+    #[serde(default)]
+    pub preset: crate::pipeline::Preset,
+    /// The detector whose verdict the page leads with (`combined` for the default preset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary: Option<String>,
     pub input: InputInfo,
     pub rows: usize,
     pub protocols: usize,
@@ -127,6 +137,9 @@ pub struct Report {
     pub row_no: Vec<u64>,
     pub detectors: BTreeMap<String, DetectorReport>,
     pub agreement: Agreement,
+    /// The default preset's incidents, in rank order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub incidents: Vec<crate::incidents::Incident>,
     pub timings_s: BTreeMap<String, f64>,
     pub versions: BTreeMap<String, String>,
 }

@@ -7,6 +7,7 @@
 //! Every params type carries a `seed` (default 42).
 
 pub mod autoencoder;
+pub mod combine;
 pub mod iforest;
 pub mod kmeans;
 pub mod random_forest;

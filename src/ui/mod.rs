@@ -13,8 +13,9 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::File;
 
-use crate::chart::{self, Chart, thousands};
+use crate::chart::{self, Chart};
 use crate::detect::autoencoder::Preference;
+use crate::format::{self, thousands};
 use crate::pipeline::Params;
 use crate::stats::Overview;
 use charts::ChartCanvas;
@@ -237,7 +238,7 @@ fn OverviewPanel(analysis: UseAnalysis) -> impl IntoView {
             {move || ov.get().map(|o: Arc<Overview>| view! {
                 <section class="cards" data-testid="summary">
                     {card("packets", thousands(o.packets), "packet-count", o.packets.to_string())}
-                    {card("bytes", chart::compact(o.bytes as f64), "byte-count", o.bytes.to_string())}
+                    {card("bytes", format::compact(o.bytes as f64), "byte-count", o.bytes.to_string())}
                     {card("time span (s)", format!("{:.1}", o.duration_s), "duration", format!("{}", o.duration_s))}
                     {card("packets / s", format!("{:.1}", o.packets_per_s), "rate", format!("{}", o.packets_per_s))}
                     {card("sources", thousands(o.distinct_sources as u64), "distinct-sources", o.distinct_sources.to_string())}

@@ -9,8 +9,9 @@ use leptos::prelude::*;
 use super::charts::ChartCanvas;
 use super::use_analysis::{Phase, UseAnalysis};
 use crate::browser::download;
-use crate::chart::{self, thousands};
+use crate::chart;
 use crate::detect::autoencoder::Preference;
+use crate::format::thousands;
 use crate::pipeline::Params;
 use crate::report::ResultsView;
 

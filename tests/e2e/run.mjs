@@ -23,7 +23,7 @@ async function cliReport(file, args = []) {
   const key = [file, ...args].join(' ');
   if (!cliReports.has(key)) {
     const out = join(tmpdir(), `netsieve-e2e-${cliReports.size}.json`);
-    execFileSync(NETSIEVE, ['analyze', file, '--json', out, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync(NETSIEVE, ['analyze', file, '--preset', 'seed', '--json', out, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
     cliReports.set(key, JSON.parse(await readFile(out, 'utf8')));
   }
   return cliReports.get(key);

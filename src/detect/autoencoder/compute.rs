@@ -136,7 +136,7 @@ pub fn decide(cpu_ms: f64, acc_ms: f64, job_steps: usize, name: &str) -> (bool, 
          {name})",
         format_ms(cpu_ms),
         format_ms(acc_ms),
-        crate::chart::thousands(job_steps as u64),
+        crate::format::thousands(job_steps as u64),
         s(cpu_ms),
         s(acc_ms),
     );

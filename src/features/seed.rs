@@ -1,26 +1,8 @@
-//! Feature matrices for the detectors, built from a [`Capture`], and the scalers the seed
-//! method uses (scikit-learn's `MinMaxScaler` and `StandardScaler` semantics).
-//!
-//! Matrices are row-major `f32`/`f64` buffers ([`Matrix`]), so they pass to burn, linfa and
-//! the hand-written kernels without conversion crates.
+//! The seed notebook's feature matrices, built from a [`Capture`], and the scalers it uses
+//! (scikit-learn's `MinMaxScaler` and `StandardScaler` semantics).
 
-use serde::{Deserialize, Serialize};
-
+use super::Matrix;
 use crate::capture::Capture;
-
-/// A dense row-major matrix.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Matrix<T> {
-    pub rows: usize,
-    pub cols: usize,
-    pub data: Vec<T>,
-}
-
-impl<T: Copy> Matrix<T> {
-    pub fn row(&self, i: usize) -> &[T] {
-        &self.data[i * self.cols..(i + 1) * self.cols]
-    }
-}
 
 /// Protocol names in sorted (code point) order, as `pandas.get_dummies` and scikit-learn's
 /// `LabelEncoder` order them, and each packet's index into that order.

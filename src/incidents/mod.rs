@@ -1,0 +1,279 @@
+//! Flagged packets → incidents: grouped by actor and time (`group`), given a kind when the
+//! evidence says one, explained in plain words with the numbers that stand out against the rest
+//! of this capture (`explain`), and given a Wireshark display filter that selects their packets
+//! (`filter`). An incident is plain data in the report; the page and the exports only render it.
+//!
+//! The explanation reads the contextual features of the incident's packets, never a
+//! detector's internals, so it stays true whichever detector flagged.
+
+mod explain;
+pub mod filter;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::capture::Capture;
+use crate::features::context::{COLUMNS, Col, Context};
+use crate::features::scale::Surprise;
+
+/// What an incident looks like, when the evidence says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    PortScan,
+    HostSweep,
+    Flood,
+    DnsTunnel,
+    Exfiltration,
+    OversizedIcmp,
+    ArpSpoofing,
+    NewHost,
+    Other,
+}
+
+impl Kind {
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::PortScan => "port scan",
+            Kind::HostSweep => "host sweep",
+            Kind::Flood => "flood",
+            Kind::DnsTunnel => "DNS tunnel",
+            Kind::Exfiltration => "exfiltration",
+            Kind::OversizedIcmp => "oversized ICMP / fragments",
+            Kind::ArpSpoofing => "ARP spoofing",
+            Kind::NewHost => "new host",
+            Kind::Other => "other",
+        }
+    }
+}
+
+/// One feature that stands out in an incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub feature: Col,
+    /// The incident's largest value of it.
+    pub value: f64,
+    /// The 99th percentile of it over every packet of the capture.
+    pub p99: f64,
+    /// Where `value` sits in the capture's upper half (1 = above every packet).
+    pub tail: f64,
+}
+
+/// An incident, as the report carries it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    /// 1 = the most anomalous.
+    pub rank: usize,
+    pub kind: Kind,
+    /// The actor's name (an IPv4 address when it has one, else IPv6, else its MAC name).
+    pub actor: String,
+    /// Every address and name of the actor's identity in this capture.
+    pub actor_addresses: Vec<String>,
+    /// The peers it exchanged the incident's packets with, most packets first (at most 8).
+    pub peers: Vec<String>,
+    pub peers_total: usize,
+    pub start: f64,
+    pub end: f64,
+    /// Packet numbers (`No.`), ascending.
+    pub packets: Vec<u64>,
+    /// The largest combined score of its packets.
+    pub score: f64,
+    /// Detectors that flagged at least one of its packets, with how many.
+    pub detectors: BTreeMap<String, usize>,
+    pub evidence: Vec<Evidence>,
+    pub explanation: String,
+    pub filter: String,
+}
+
+/// How flagged packets become incidents. Default: a gap of 30 s ends an incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentParams {
+    /// Flagged packets of one actor further apart than this start a new incident.
+    pub gap_s: f64,
+}
+
+impl Default for IncidentParams {
+    fn default() -> Self {
+        IncidentParams { gap_s: 30.0 }
+    }
+}
+
+/// What grouping needs.
+pub struct Inputs<'a> {
+    pub capture: &'a Capture,
+    pub context: &'a Context,
+    /// The raw features' scaling, fitted on this capture (percentiles for the evidence).
+    pub scale: &'a Surprise,
+    /// Combined score per packet.
+    pub combined: &'a [f64],
+    /// Rows flagged by the combined threshold, any order.
+    pub flagged: &'a [usize],
+    /// Each detector's name and the rows it flagged.
+    pub detectors: &'a [(&'a str, &'a [usize])],
+}
+
+/// A host identity's names and the one to show.
+pub(crate) struct Names {
+    by_root: HashMap<u32, Vec<u32>>,
+}
+
+impl Names {
+    fn new(context: &Context) -> Names {
+        Names { by_root: context.hosts.groups() }
+    }
+
+    fn all<'c>(&self, capture: &'c Capture, root: u32) -> Vec<&'c str> {
+        self.by_root
+            .get(&root)
+            .map_or_else(Vec::new, |ids| ids.iter().map(|&i| capture.hosts.name(i)).collect())
+    }
+
+    /// IPv4 first, then global IPv6, then link-local, then anything else.
+    fn display(&self, capture: &Capture, root: u32) -> String {
+        let names = self.all(capture, root);
+        let rank = |n: &str| {
+            if n.parse::<std::net::Ipv4Addr>().is_ok() {
+                0
+            } else if n.parse::<std::net::Ipv6Addr>().is_ok() {
+                if n.starts_with("fe80") { 2 } else { 1 }
+            } else {
+                3
+            }
+        };
+        names
+            .iter()
+            .min_by_key(|n| rank(n))
+            .map_or_else(|| capture.hosts.name(root).to_string(), |s| s.to_string())
+    }
+}
+
+/// Groups the flagged rows into incidents, ranked by score (then size).
+pub fn find(input: &Inputs<'_>, params: &IncidentParams) -> Vec<Incident> {
+    let c = input.capture;
+    let mut rows: Vec<usize> = input.flagged.to_vec();
+    rows.sort_by(|&a, &b| c.time[a].total_cmp(&c.time[b]).then(a.cmp(&b)));
+    // actor → index of its open group
+    let mut open: HashMap<u32, usize> = HashMap::new();
+    let mut groups: Vec<(u32, Vec<usize>)> = Vec::new();
+    for r in rows {
+        let a = input.context.actor[r];
+        match open.get(&a) {
+            Some(&g) if c.time[r] - c.time[*groups[g].1.last().unwrap_or(&r)] <= params.gap_s => {
+                groups[g].1.push(r);
+            }
+            _ => {
+                open.insert(a, groups.len());
+                groups.push((a, vec![r]));
+            }
+        }
+    }
+    let names = Names::new(input.context);
+    let flagged_by: Vec<(&str, BTreeSet<usize>)> =
+        input.detectors.iter().map(|(n, f)| (*n, f.iter().copied().collect())).collect();
+    let first_seen = first_seen(input.context);
+    let maxima = explain::Maxima::new(input);
+    let mut incidents: Vec<Incident> = groups
+        .into_iter()
+        .map(|(actor, rows)| build(input, &names, &maxima, &flagged_by, &first_seen, actor, rows))
+        .collect();
+    incidents.sort_by(|a, b| b.score.total_cmp(&a.score).then(b.packets.len().cmp(&a.packets.len())));
+    for (i, inc) in incidents.iter_mut().enumerate() {
+        inc.rank = i + 1;
+    }
+    incidents
+}
+
+/// When each identity first appears as an actor or peer.
+fn first_seen(ctx: &Context) -> HashMap<u32, usize> {
+    let mut first = HashMap::new();
+    for (i, (&a, &p)) in ctx.actor.iter().zip(&ctx.peer).enumerate() {
+        first.entry(a).or_insert(i);
+        first.entry(p).or_insert(i);
+    }
+    first
+}
+
+fn build(
+    input: &Inputs<'_>,
+    names: &Names,
+    maxima: &explain::Maxima,
+    flagged_by: &[(&str, BTreeSet<usize>)],
+    first_seen: &HashMap<u32, usize>,
+    actor: u32,
+    rows: Vec<usize>,
+) -> Incident {
+    let c = input.capture;
+    let ctx = input.context;
+    let start = rows.iter().map(|&r| c.time[r]).fold(f64::INFINITY, f64::min);
+    let end = rows.iter().map(|&r| c.time[r]).fold(f64::NEG_INFINITY, f64::max);
+    let mut peer_counts: HashMap<u32, usize> = HashMap::new();
+    for &r in &rows {
+        *peer_counts.entry(ctx.peer[r]).or_default() += 1;
+    }
+    let mut peers: Vec<(u32, usize)> = peer_counts.into_iter().collect();
+    peers.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let score = rows.iter().map(|&r| input.combined[r]).fold(0.0, f64::max);
+    let detectors = flagged_by
+        .iter()
+        .map(|(n, set)| (n.to_string(), rows.iter().filter(|r| set.contains(r)).count()))
+        .filter(|(_, k)| *k > 0)
+        .collect();
+    let evidence = evidence(input, &rows);
+    let facts = explain::Facts::of(input, maxima, actor, &rows, first_seen);
+    let kind = facts.kind();
+    let actor_name = names.display(c, actor);
+    let peer_names: Vec<String> = peers.iter().take(8).map(|&(p, _)| names.display(c, p)).collect();
+    let explanation = explain::sentence(kind, &facts, &actor_name, &peer_names, &evidence, start, end);
+    let filter = explain::filter(input, actor, &rows, start, end, kind, &facts);
+    let mut packets: Vec<u64> = rows.iter().map(|&r| c.no[r]).collect();
+    packets.sort_unstable();
+    let mut actor_addresses: Vec<String> = names.all(c, actor).into_iter().map(str::to_string).collect();
+    actor_addresses.sort();
+    Incident {
+        rank: 0,
+        kind,
+        actor: actor_name,
+        actor_addresses,
+        peers_total: peers.len(),
+        peers: peer_names,
+        start,
+        end,
+        packets,
+        score,
+        detectors,
+        evidence,
+        explanation,
+        filter,
+    }
+}
+
+/// The features whose largest value in the incident sits highest in this capture, at most
+/// three, at most one per group, only those above the capture's 99th percentile.
+fn evidence(input: &Inputs<'_>, rows: &[usize]) -> Vec<Evidence> {
+    let mut all: Vec<Evidence> = COLUMNS
+        .iter()
+        .map(|info| {
+            let c = info.col.index();
+            let value =
+                rows.iter().map(|&r| input.context.get(r, info.col)).fold(f64::NEG_INFINITY, f64::max);
+            Evidence {
+                feature: info.col,
+                value,
+                p99: input.scale.percentile(c, 99.0),
+                tail: input.scale.tail(c, value),
+            }
+        })
+        .filter(|e| e.value > e.p99)
+        .collect();
+    all.sort_by(|a, b| {
+        b.tail
+            .total_cmp(&a.tail)
+            .then((a.value / a.p99.max(1e-9)).total_cmp(&(b.value / b.p99.max(1e-9))).reverse())
+    });
+    let mut groups = BTreeSet::new();
+    all.into_iter().filter(|e| groups.insert(e.feature.info().group)).take(3).collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,130 @@
+//! Grouping, kinds, explanations and filters on hand-made captures.
+
+use super::*;
+use crate::capture::parse;
+use crate::features::context;
+
+fn cap(rows: &[String]) -> Capture {
+    let mut s = String::from("No.,Time,Source,Destination,Protocol,Length,Info\n");
+    for (i, r) in rows.iter().enumerate() {
+        s.push_str(&format!("{},{r}\n", i + 1));
+    }
+    parse(s.as_bytes()).expect("parses")
+}
+
+/// Background traffic of a few hosts, then a SYN scan of 60 ports by 10.0.0.66 at t = 100 s,
+/// then a second burst of the same scanner 200 s later.
+fn scan_capture() -> Capture {
+    let mut rows = Vec::new();
+    for k in 0..300 {
+        let t = f64::from(k) * 0.5;
+        let h = 20 + k % 5;
+        rows.push(format!(
+            "{t:.6},10.0.0.{h},198.51.100.7,TCP,66,\"5{h}00  >  443 [ACK] Seq=1 Ack=1 Len=0\""
+        ));
+    }
+    for (base, ports) in [(100.0, 60u32), (300.0, 20)] {
+        for port in 1..=ports {
+            let t = base + f64::from(port) * 0.002;
+            rows.push(format!(
+                "{t:.6},10.0.0.66,10.0.0.10,TCP,58,\"40000  >  {port} [SYN] Seq=0 Win=1024 Len=0\""
+            ));
+            rows.push(format!(
+                "{:.6},10.0.0.10,10.0.0.66,TCP,54,\"{port}  >  40000 [RST, ACK] Seq=1 Ack=1 Len=0\"",
+                t + 0.0001
+            ));
+        }
+    }
+    let mut c = cap(&rows);
+    let mut order: Vec<usize> = (0..c.len()).collect();
+    order.sort_by(|&a, &b| c.time[a].total_cmp(&c.time[b]));
+    // Keep file order = time order, as a capture has it.
+    let sorted = |v: &Vec<u64>| order.iter().map(|&i| v[i]).collect::<Vec<u64>>();
+    c.no = sorted(&c.no);
+    c
+}
+
+fn incidents_of(c: &Capture, flagged: &[usize]) -> Vec<Incident> {
+    let ctx = context::build(c);
+    let scale = Surprise::fit(&ctx.values);
+    let combined: Vec<f64> = (0..c.len()).map(|i| if flagged.contains(&i) { 4.0 } else { 0.0 }).collect();
+    find(
+        &Inputs {
+            capture: c,
+            context: &ctx,
+            scale: &scale,
+            combined: &combined,
+            flagged,
+            detectors: &[("iforest", flagged)],
+        },
+        &IncidentParams::default(),
+    )
+}
+
+#[test]
+fn a_scan_becomes_one_incident_per_burst_explained_and_filtered() {
+    let c = scan_capture();
+    let flagged: Vec<usize> = (0..c.len())
+        .filter(|&i| c.packet(i).source == "10.0.0.66" || c.packet(i).destination == "10.0.0.66")
+        .collect();
+    let inc = incidents_of(&c, &flagged);
+    assert_eq!(inc.len(), 2, "two bursts 200 s apart: {inc:#?}");
+    let first = inc.iter().find(|i| i.start < 200.0).expect("the first burst");
+    assert_eq!(first.kind, Kind::PortScan);
+    assert_eq!(first.actor, "10.0.0.66");
+    assert_eq!(first.peers, vec!["10.0.0.10"]);
+    assert_eq!(first.packets.len(), 120);
+    assert_eq!(first.detectors["iforest"], 120);
+    assert!(
+        first.explanation.starts_with("10.0.0.66 probed 60 ports of 10.0.0.10 in 0.12 s (60 SYNs without ACK, 60 refusals); no other host reached more than 1 ports of one host within 10 s."),
+        "{}",
+        first.explanation
+    );
+    assert!(
+        first.filter.starts_with("ip.addr == 10.0.0.66 && (frame.time_relative >= 100.001999"),
+        "{}",
+        first.filter
+    );
+    assert_eq!(inc[0].rank, 1);
+    assert_eq!(inc[1].rank, 2);
+}
+
+#[test]
+fn nothing_flagged_no_incident() {
+    let c = scan_capture();
+    assert!(incidents_of(&c, &[]).is_empty());
+}
+
+#[test]
+fn a_tunnel_is_named_by_its_zone() {
+    let mut rows = Vec::new();
+    for q in 0..30 {
+        let t = 10.0 + f64::from(q) * 0.5;
+        let name = format!("{q:03}-4kj2lq0vbd9s7fh3mx8cz1pq6wr5ty2nb7gh4jk9l0zxcvbnmas.t.cdn-metrics.test");
+        rows.push(format!(
+            "{t:.6},2001:db8::21,2001:db8::1,DNS,287,\"Standard query 0x{q:04x} TXT {name} OPT\""
+        ));
+        rows.push(format!(
+            "{:.6},2001:db8::1,2001:db8::21,DNS,431,\"Standard query response 0x{q:04x} TXT {name} TXT\"",
+            t + 0.002
+        ));
+    }
+    for k in 0..100 {
+        rows.push(format!(
+            "{:.6},2001:db8::30,2001:db8::1,DNS,80,\"Standard query 0x{k:04x} A www.example.test\"",
+            40.0 + f64::from(k) * 0.1
+        ));
+    }
+    let c = cap(&rows);
+    let flagged: Vec<usize> = (0..60).collect();
+    let inc = incidents_of(&c, &flagged);
+    assert_eq!(inc.len(), 1);
+    assert_eq!(inc[0].kind, Kind::DnsTunnel);
+    assert_eq!(inc[0].actor, "2001:db8::21");
+    assert!(
+        inc[0].explanation.contains("queried 28 distinct names under cdn-metrics.test"),
+        "{}",
+        inc[0].explanation
+    );
+    assert!(inc[0].filter.ends_with("&& dns.qry.name contains \"cdn-metrics.test\""), "{}", inc[0].filter);
+}
