@@ -403,7 +403,7 @@ fn evaluation(
 
 /// How each way of combining the detectors would rank the packets (the default preset).
 fn write_combinations(out: &mut impl Write, r: &Report, labels: &Path) -> anyhow::Result<()> {
-    use crate::detect::combine::{Combine, combine};
+    use crate::detect::combine::{Combine, combine_surprises};
     use crate::report::{AUTOENCODER, IFOREST, KMEANS};
     let own: Vec<&[f64]> = [IFOREST, KMEANS, AUTOENCODER]
         .iter()
@@ -416,7 +416,7 @@ fn write_combinations(out: &mut impl Write, r: &Report, labels: &Path) -> anyhow
     let l = Labels::from_csv(&read(labels)?).map_err(anyhow::Error::msg)?;
     writeln!(out, "\ncombination      ROC-AUC  avg-prec")?;
     for how in Combine::ALL {
-        let s = crate::evaluate::score_against(&l, &r.row_no, &combine(how, &own), &[]);
+        let s = crate::evaluate::score_against(&l, &r.row_no, &combine_surprises(how, &own), &[]);
         writeln!(out, "{:<16}{:>8.3}{:>10.3}", how.name(), s.roc_auc, s.average_precision)?;
     }
     Ok(())

@@ -76,12 +76,14 @@ impl Preset {
     }
 }
 
-/// The default preset's settings. Defaults: isolation forest of 200 trees on 256-row samples
-/// with feature groups weighted equally; k-means with k = 8 (3 restarts) fitted on up to
-/// 20,000 rows, score = distance to the nearest centroid; the seed autoencoder's network
-/// trained 10 epochs at batch 64 on up to 20,000 rows; each detector flags its top 0.1 %;
-/// combined = the largest surprise ([`Combine::Max`]), flagged at surprise ≥ 3.3 (for each
-/// detector, no more than 1 packet in 2,000 scores as high); incidents split after 30 s.
+/// The default preset's settings. Each engine looks at every feature group on its own (a view)
+/// and scores a packet by its most surprising view: one isolation forest of 200 trees on
+/// 256-row samples per group; k-means with k = 8 (3 restarts) fitted on up to 20,000 rows,
+/// distance to the nearest centroid per group; the seed autoencoder's network trained 10
+/// epochs at batch 64 on up to 20,000 rows, reconstruction error per group. Each detector flags
+/// its top 0.1 %; combined = the mean of the three engines' surprise ([`Combine::Mean`]),
+/// flagged at 3.0 (on average the engines put the packet in the top 0.1 % of some view);
+/// incidents split after 30 s.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ContextParams {
     pub iforest: IsolationForestParams,
@@ -110,8 +112,8 @@ impl ContextParams {
             autoencoder: AutoencoderParams::default().epochs(10).batch_size(64).seed(seed),
             autoencoder_rows: 20_000,
             detector_percentile: 99.9,
-            combine: Combine::Max,
-            threshold: 3.3,
+            combine: Combine::Mean,
+            threshold: 3.0,
             incidents: IncidentParams::default(),
         }
     }
@@ -491,6 +493,23 @@ fn fit_rows(n: usize, max: usize, seed: u64, stream: u64) -> Vec<usize> {
     rows
 }
 
+/// Each group with its column indices, in [`Group::ALL`] order.
+fn group_columns() -> Vec<(Group, Vec<usize>)> {
+    Group::ALL
+        .iter()
+        .map(|&g| (g, COLUMNS.iter().enumerate().filter(|(_, c)| c.group == g).map(|(i, _)| i).collect()))
+        .collect()
+}
+
+fn take_cols<T: Copy>(m: &Matrix<T>, cols: &[usize]) -> Matrix<T> {
+    let mut data = Vec::with_capacity(m.rows * cols.len());
+    for r in 0..m.rows {
+        let row = m.row(r);
+        data.extend(cols.iter().map(|&c| row[c]));
+    }
+    Matrix { rows: m.rows, cols: cols.len(), data }
+}
+
 fn take_rows<T: Copy>(m: &Matrix<T>, rows: &[usize]) -> Matrix<T> {
     let mut data = Vec::with_capacity(rows.len() * m.cols);
     for &r in rows {
@@ -532,12 +551,38 @@ async fn detect_context(
     timings.insert("features".into(), features_s);
     go(sink.event(Event::StageDone { stage: Stage::Features, seconds: features_s }))?;
 
-    // Isolation forest.
+    // Each engine scores every feature group on its own (one view per group, as KitNET's
+    // ensemble does); its score for a packet is the most surprising view, weighted by the
+    // group's importance. An attack extreme in one view is not averaged away by the others.
+    let groups = group_columns();
+    let views = |per_group: Vec<Vec<f64>>| -> Vec<f64> {
+        let s: Vec<(f64, Vec<f64>)> = per_group
+            .iter()
+            .zip(&groups)
+            .map(|(g, (grp, _))| (grp.importance(), combine::surprise(g)))
+            .collect();
+        (0..n).map(|i| s.iter().map(|(w, v)| w * v[i]).fold(0.0, f64::max)).collect()
+    };
+
+    // Isolation forest: one per group.
     let t = Instant::now();
     go(sink.event(Event::Progress { stage: Stage::IsolationForest, fraction: 0.0 }))?;
-    let forest =
-        p.iforest.clone().feature_weights(group_weights()).fit(&x).map_err(failed(Stage::IsolationForest))?;
-    let if_scores = forest.score(&x);
+    let mut per_group = Vec::with_capacity(groups.len());
+    for (k, (_, cols)) in groups.iter().enumerate() {
+        let xg = take_cols(&x, cols);
+        let forest = p
+            .iforest
+            .clone()
+            .seed(p.iforest.seed.wrapping_add(k as u64))
+            .fit(&xg)
+            .map_err(failed(Stage::IsolationForest))?;
+        per_group.push(forest.score(&xg));
+        go(sink.event(Event::Progress {
+            stage: Stage::IsolationForest,
+            fraction: (k + 1) as f64 / groups.len() as f64,
+        }))?;
+    }
+    let if_scores = views(per_group);
     let if_s = t.elapsed().as_secs_f64();
     timings.insert("if".into(), if_s);
     go(sink.event(Event::StageDone { stage: Stage::IsolationForest, seconds: if_s }))?;
@@ -551,7 +596,8 @@ async fn detect_context(
     } else {
         None
     };
-    let km_scores = km.as_ref().map_or_else(|| vec![0.0; n], |m| m.score_nearest(&xw));
+    let cols: Vec<Vec<usize>> = groups.iter().map(|(_, c)| c.clone()).collect();
+    let km_scores = km.as_ref().map_or_else(|| vec![0.0; n], |m| views(m.score_columns(&xw, &cols)));
     let km_s = t.elapsed().as_secs_f64();
     timings.insert("kmeans".into(), km_s);
     go(sink.event(Event::StageDone { stage: Stage::KMeans, seconds: km_s }))?;
@@ -575,7 +621,7 @@ async fn detect_context(
     })
     .await
     .map_err(failed(Stage::Autoencoder))?;
-    let ae_scores = model.score(&xw32);
+    let ae_scores = views(model.score_columns(&xw32, &cols));
     let ae_s = t.elapsed().as_secs_f64();
     timings.insert("ae".into(), ae_s);
     go(sink.event(Event::StageDone { stage: Stage::Autoencoder, seconds: ae_s }))?;
@@ -587,7 +633,7 @@ async fn detect_context(
     let if_v = own.apply(&if_scores);
     let km_v = own.apply(&km_scores);
     let ae_v = own.apply(&ae_scores);
-    let combined = combine::combine(p.combine, &[&if_scores, &km_scores, &ae_scores]);
+    let combined = combine::combine_surprises(p.combine, &[&if_scores, &km_scores, &ae_scores]);
     let combined_v = Threshold::AtLeast(p.threshold).apply(&combined);
     let found = incidents::find(
         &incidents::Inputs {
@@ -609,7 +655,9 @@ async fn detect_context(
 
     detectors.insert(
         report::IFOREST.to_string(),
-        DetectorReport::new(row_no, if_scores, &if_v, to_json(&p.iforest)).timing("fit_score", if_s),
+        DetectorReport::new(row_no, if_scores, &if_v, to_json(&p.iforest))
+            .detail("forests", groups.len())
+            .timing("fit_score", if_s),
     );
     detectors.insert(
         report::KMEANS.to_string(),

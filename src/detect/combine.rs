@@ -55,13 +55,22 @@ pub fn surprise(scores: &[f64]) -> Scores {
     out
 }
 
-/// Combines per-detector scores (each aligned with the packets).
+/// Combines per-detector scores (each aligned with the packets), turning each into its
+/// surprise first.
 pub fn combine(how: Combine, detectors: &[&[f64]]) -> Scores {
+    let s: Vec<Scores> = detectors.iter().map(|d| surprise(d)).collect();
+    let refs: Vec<&[f64]> = s.iter().map(Vec::as_slice).collect();
+    combine_surprises(how, &refs)
+}
+
+/// Combines scores that are already surprises (the default preset's engines score each packet
+/// by the surprise of its most surprising view).
+pub fn combine_surprises(how: Combine, detectors: &[&[f64]]) -> Scores {
     let Some(first) = detectors.first() else { return Vec::new() };
     let n = first.len();
     match how {
         Combine::Max | Combine::Mean => {
-            let s: Vec<Scores> = detectors.iter().map(|d| surprise(d)).collect();
+            let s = detectors;
             (0..n)
                 .map(|i| {
                     let it = s.iter().map(|d| d[i]);

@@ -135,6 +135,30 @@ impl KMeans {
             .collect()
     }
 
+    /// For each set of columns, the distance of each row to its nearest centroid (nearest over
+    /// all columns) counted over those columns only: which part of a packet is far from the
+    /// traffic it is most like.
+    pub fn score_columns(&self, data: &Matrix<f64>, sets: &[Vec<usize>]) -> Vec<Scores> {
+        let nearest: Vec<usize> = (0..data.rows)
+            .map(|r| {
+                (0..self.centroids.rows)
+                    .map(|c| (c, sq_dist(data.row(r), self.centroids.row(c))))
+                    .min_by(|a, b| a.1.total_cmp(&b.1))
+                    .map_or(0, |(c, _)| c)
+            })
+            .collect();
+        sets.iter()
+            .map(|cols| {
+                (0..data.rows)
+                    .map(|r| {
+                        let (x, c) = (data.row(r), self.centroids.row(nearest[r]));
+                        cols.iter().map(|&j| (x[j] - c[j]) * (x[j] - c[j])).sum::<f64>().sqrt()
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
     /// Euclidean distance of each row to its nearest centroid (the default preset's score: a
     /// packet far from every kind of traffic the capture has).
     pub fn score_nearest(&self, data: &Matrix<f64>) -> Scores {

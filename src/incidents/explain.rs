@@ -43,6 +43,9 @@ pub(crate) struct Facts {
     pub others_max_rate_1s: f64,
     pub bytes_out: f64,
     pub bytes_in: f64,
+    pub max_services: f64,
+    pub max_out_bytes: f64,
+    pub max_out_share: f64,
     pub off_link: bool,
     pub new_host: bool,
     pub all_dns: bool,
@@ -157,6 +160,9 @@ impl Facts {
         f.zone = zones.into_iter().max_by_key(|(_, n)| *n).map(|(z, _)| z);
         f.max_peer_ports = max(Col::PeerPorts10s);
         f.max_peers = max(Col::Peers10s);
+        f.max_services = max(Col::Services10s);
+        f.max_out_bytes = max(Col::PairOutBytes60s);
+        f.max_out_share = max(Col::PairOutShare60s);
         f.max_neighbor_targets = max(Col::NeighborTargets10s);
         f.max_zone_names = max(Col::DnsZoneNames60s);
         f.max_longest_label = max(Col::DnsLongestLabel);
@@ -185,7 +191,7 @@ impl Facts {
             && (self.max_zone_names >= 8.0 || self.max_longest_label >= 40.0)
         {
             Kind::DnsTunnel
-        } else if self.max_peer_ports >= 10.0 && self.syns + self.refusals >= 10 {
+        } else if self.max_peer_ports.max(self.max_services) >= 10.0 && self.syns + self.refusals >= 10 {
             Kind::PortScan
         } else if self.max_peers >= 10.0 && self.max_peers > 2.0 * self.others_max_peers
             || self.max_neighbor_targets >= 10.0
@@ -194,7 +200,7 @@ impl Facts {
             Kind::HostSweep
         } else if self.fragments > 0 || self.max_echo > 1000.0 {
             Kind::OversizedIcmp
-        } else if self.off_link && self.bytes_out >= 1e6 && self.bytes_out >= 4.0 * self.bytes_in {
+        } else if self.off_link && self.max_out_bytes >= 1e6 && self.max_out_share >= 0.8 {
             Kind::Exfiltration
         } else if self.max_rate_1s >= 100.0 && self.max_rate_1s > 5.0 * self.others_max_rate_1s {
             Kind::Flood
@@ -235,7 +241,7 @@ pub(crate) fn sentence(
     let lead = match kind {
         Kind::PortScan => format!(
             "{actor} probed {} ports of {peer} in {dur} ({} SYNs without ACK, {} refusals); no other host reached more than {} ports of one host within 10 s.",
-            n(f.max_peer_ports),
+            n(f.max_peer_ports.max(f.max_services)),
             f.syns,
             f.refusals,
             n(f.others_max_peer_ports)
@@ -255,9 +261,9 @@ pub(crate) fn sentence(
             n(f.others_max_longest_label)
         ),
         Kind::Exfiltration => format!(
-            "{actor} sent {} to {peer}, off the local network, in {dur} and received {}.",
-            format_bytes(f.bytes_out),
-            format_bytes(f.bytes_in)
+            "{actor} sent {} to {peer}, off the local network, within a minute ({:.0} % of the bytes between them).",
+            format_bytes(f.max_out_bytes),
+            100.0 * f.max_out_share
         ),
         Kind::OversizedIcmp => format!(
             "{actor} sent {} IP fragments{} to {peer} in {dur}.",

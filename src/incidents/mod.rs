@@ -86,16 +86,24 @@ pub struct Incident {
     pub filter: String,
 }
 
-/// How flagged packets become incidents. Default: a gap of 30 s ends an incident.
+/// How flagged packets become incidents. Defaults: a gap of 30 s ends an incident; an
+/// incident needs at least 2 flagged packets (a lone flagged packet stays flagged, in the
+/// table and the CSV, but is not an incident).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IncidentParams {
     /// Flagged packets of one actor further apart than this start a new incident.
     pub gap_s: f64,
+    #[serde(default = "two")]
+    pub min_packets: usize,
+}
+
+fn two() -> usize {
+    2
 }
 
 impl Default for IncidentParams {
     fn default() -> Self {
-        IncidentParams { gap_s: 30.0 }
+        IncidentParams { gap_s: 30.0, min_packets: 2 }
     }
 }
 
@@ -175,6 +183,7 @@ pub fn find(input: &Inputs<'_>, params: &IncidentParams) -> Vec<Incident> {
     let maxima = explain::Maxima::new(input);
     let mut incidents: Vec<Incident> = groups
         .into_iter()
+        .filter(|(_, rows)| rows.len() >= params.min_packets.max(1))
         .map(|(actor, rows)| build(input, &names, &maxima, &flagged_by, &first_seen, actor, rows))
         .collect();
     incidents.sort_by(|a, b| b.score.total_cmp(&a.score).then(b.packets.len().cmp(&a.packets.len())));

@@ -35,13 +35,7 @@ fn scan_capture() -> Capture {
             ));
         }
     }
-    let mut c = cap(&rows);
-    let mut order: Vec<usize> = (0..c.len()).collect();
-    order.sort_by(|&a, &b| c.time[a].total_cmp(&c.time[b]));
-    // Keep file order = time order, as a capture has it.
-    let sorted = |v: &Vec<u64>| order.iter().map(|&i| v[i]).collect::<Vec<u64>>();
-    c.no = sorted(&c.no);
-    c
+    cap(&rows)
 }
 
 fn incidents_of(c: &Capture, flagged: &[usize]) -> Vec<Incident> {

@@ -45,3 +45,74 @@ fn rejected_file_fails_with_the_reason() {
     assert!(stderr.contains("pcap capture, not a CSV export"), "{stderr}");
     assert!(out.stdout.is_empty());
 }
+
+fn default_report(file: &std::path::Path, out: &std::path::Path) -> Value {
+    let o = netsieve(&[
+        "analyze",
+        file.to_str().expect("utf-8 path"),
+        "--json",
+        out.to_str().expect("utf-8 path"),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&std::fs::read(out).expect("report written")).expect("json")
+}
+
+#[test]
+fn the_default_preset_reports_incidents_and_is_deterministic() {
+    let file = data("sample-small.csv");
+    let dir = std::env::temp_dir();
+    let a = default_report(&file, &dir.join("netsieve-it-default-a.json"));
+    let b = default_report(&file, &dir.join("netsieve-it-default-b.json"));
+    assert_eq!(a["preset"], "context");
+    assert_eq!(a["primary"], "combined");
+    for det in ["iforest", "kmeans", "autoencoder", "combined"] {
+        assert_eq!(a["detectors"][det]["scores"].as_array().map(Vec::len), Some(5224), "{det}");
+    }
+    let incidents = a["incidents"].as_array().expect("incidents");
+    assert!(!incidents.is_empty());
+    for (i, inc) in incidents.iter().enumerate() {
+        assert_eq!(inc["rank"], i + 1);
+        for key in ["packets", "actor", "start", "end", "score", "detectors", "kind", "explanation", "filter"]
+        {
+            assert!(!inc[key].is_null(), "incident {i} lacks {key}");
+        }
+    }
+    // Same file, same seed: the same scores, flags and incidents (timings aside).
+    assert_eq!(a["detectors"]["combined"], b["detectors"]["combined"]);
+    assert_eq!(a["incidents"], b["incidents"]);
+}
+
+#[test]
+fn evaluate_finds_the_scan_by_its_attacker_on_the_sample() {
+    let file = data("sample-small.csv");
+    let labels = data("sample-small.labels.csv");
+    let out = std::env::temp_dir().join("netsieve-it-eval.json");
+    let o = netsieve(&[
+        "evaluate",
+        file.to_str().expect("utf-8 path"),
+        "--labels",
+        labels.to_str().expect("utf-8 path"),
+        "--json",
+        out.to_str().expect("utf-8 path"),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let e: Value = serde_json::from_slice(&std::fs::read(&out).expect("written")).expect("json");
+    // The instances come from the attack table beside the labels (sample-small.stats.json).
+    let stats: Value =
+        serde_json::from_slice(&std::fs::read(data("sample-small.stats.json")).expect("stats"))
+            .expect("json");
+    let kinds: Vec<&str> = stats["attack_windows_rel"]
+        .as_array()
+        .expect("table")
+        .iter()
+        .filter_map(|w| w["kind"].as_str())
+        .collect();
+    let got: Vec<&str> =
+        e["instances"].as_array().expect("instances").iter().filter_map(|i| i["attack"].as_str()).collect();
+    assert_eq!(got, kinds);
+    let scan = &e["instances"][0];
+    assert_eq!(scan["attack"], "syn_scan");
+    assert!(scan["incident"].is_u64(), "the scan is in an incident whose actor is the attacker: {scan}");
+    assert!(e["scores"]["combined"]["roc_auc"].as_f64().expect("auc") > 0.9);
+    assert!(e["precision"].as_f64().expect("precision") >= 0.5);
+}

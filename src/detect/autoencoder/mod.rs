@@ -229,6 +229,26 @@ impl Autoencoder {
         of_row.iter().map(|&i| per[i as usize]).collect()
     }
 
+    /// The reconstruction error over each set of columns separately (one [`Scores`] per set):
+    /// which part of a packet the network could not reproduce.
+    pub fn score_columns(&self, data: &Matrix<f32>, sets: &[Vec<usize>]) -> Vec<Scores> {
+        let (distinct, of_row) = distinct_rows(data);
+        let out = self.net.reconstruct(&distinct.data, distinct.rows);
+        let d = data.cols;
+        sets.iter()
+            .map(|cols| {
+                let per: Vec<f64> = (0..distinct.rows)
+                    .map(|r| {
+                        let (x, y) = (distinct.row(r), &out[r * d..(r + 1) * d]);
+                        cols.iter().map(|&c| f64::from((x[c] - y[c]) * (x[c] - y[c]))).sum::<f64>()
+                            / cols.len().max(1) as f64
+                    })
+                    .collect();
+                of_row.iter().map(|&i| per[i as usize]).collect()
+            })
+            .collect()
+    }
+
     pub fn threshold(&self) -> Threshold {
         Threshold::Percentile(self.percentile)
     }

@@ -7,6 +7,9 @@
 //! Time can step back by microseconds (frames time-stamped on different CPUs): a negative age
 //! counts as 0.
 
+// The sums of each half-life sit in parallel arrays indexed by scale.
+#![allow(clippy::needless_range_loop)]
+
 use std::collections::HashMap;
 
 /// The half-lives, in seconds, every damped statistic keeps.

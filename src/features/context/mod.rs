@@ -30,9 +30,11 @@ use crate::capture::Capture;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Group {
-    /// Damped packet and byte rates of the actor and of the pair, length mean and spread, and
-    /// the actor's share of the pair's bytes.
+    /// Damped packet and byte rates of the actor and of the pair, length mean and spread.
     Volume,
+    /// What the actor sends to the peer: bytes out and their share of the pair's bytes (data
+    /// leaving is its own view, so a few upload columns are not averaged with many rate ones).
+    Upload,
     /// Distinct peers, services and ports the actor reached, distinct actors reaching the peer,
     /// distinct ARP/ND targets asked.
     Fanout,
@@ -62,8 +64,9 @@ impl Group {
         }
     }
 
-    pub const ALL: [Group; 8] = [
+    pub const ALL: [Group; 9] = [
         Group::Volume,
+        Group::Upload,
         Group::Fanout,
         Group::Probe,
         Group::Dns,
@@ -76,6 +79,7 @@ impl Group {
     pub fn label(self) -> &'static str {
         match self {
             Group::Volume => "volume",
+            Group::Upload => "upload",
             Group::Fanout => "fan-out",
             Group::Probe => "probes and failures",
             Group::Dns => "DNS names",
@@ -184,9 +188,9 @@ columns![
         Volume,
         "spread of frame lengths between the actor and the peer (~10 s)"
     ),
-    (PairOutShare60s, "pair_out_share_60s", Volume, "share of the pair's bytes sent by the actor (~60 s)"),
-    (PairOutBytes10s, "pair_out_bytes_10s", Volume, "bytes the actor sent to the peer in the last ~10 s"),
-    (PairOutBytes60s, "pair_out_bytes_60s", Volume, "bytes the actor sent to the peer in the last ~60 s"),
+    (PairOutShare60s, "pair_out_share_60s", Upload, "share of the pair's bytes sent by the actor (~60 s)"),
+    (PairOutBytes10s, "pair_out_bytes_10s", Upload, "bytes the actor sent to the peer in the last ~10 s"),
+    (PairOutBytes60s, "pair_out_bytes_60s", Upload, "bytes the actor sent to the peer in the last ~60 s"),
     (Peers10s, "peers_10s", Fanout, "distinct hosts the actor contacted in the last ~10 s"),
     (Peers60s, "peers_60s", Fanout, "distinct hosts the actor contacted in the last ~60 s"),
     (
@@ -363,31 +367,34 @@ struct PairState {
 struct Orientation {
     /// True when the packet's Source is the actor.
     from_actor: bool,
+    /// The packet itself says who initiated (a SYN, an echo, a DNS query, ports, …); otherwise
+    /// the pair's known client or the Source is taken.
+    decisive: bool,
     /// The server-side port, when there are ports.
     service_port: Option<u16>,
 }
 
 fn orient(f: &info::Fields<'_>, known_client_is_source: Option<bool>) -> Orientation {
-    let from_actor = if let Some(flags) = f.tcp_flags.filter(|b| b & flag::SYN != 0) {
-        flags & flag::ACK == 0
+    let (from_actor, decisive) = if let Some(flags) = f.tcp_flags.filter(|b| b & flag::SYN != 0) {
+        (flags & flag::ACK == 0, true)
     } else if let Some(icmp) = f.icmp {
-        matches!(icmp, Icmp::EchoRequest | Icmp::Other)
+        (matches!(icmp, Icmp::EchoRequest | Icmp::Other), true)
     } else if let Some(n) = f.neighbor {
-        n != Neighbor::Reply
+        (n != Neighbor::Reply, true)
     } else if f.dns_name.is_some() {
-        !f.dns_response
+        (!f.dns_response, true)
     } else if let Some(known) = known_client_is_source {
-        known
+        (known, false)
     } else if let (Some(s), Some(d)) = (f.src_port, f.dst_port) {
-        s >= d
+        (s >= d, true)
     } else {
-        true
+        (true, false)
     };
     let service_port = match (f.src_port, f.dst_port) {
         (Some(s), Some(d)) => Some(if from_actor { d } else { s }),
         _ => None,
     };
-    Orientation { from_actor, service_port }
+    Orientation { from_actor, decisive, service_port }
 }
 
 fn rarity(count: usize, n: usize) -> f64 {
@@ -446,12 +453,19 @@ pub fn build(capture: &Capture) -> Context {
             }
             None => {}
         }
-        let (src, dst) = (hosts.of(src_name), hosts.of(dst_name));
+        // A host without an address yet (DAD from ::, DHCP from 0.0.0.0) acts for the address it
+        // asks about, not as one host "::" shared by every machine booting.
+        let unspecified = matches!(p.source, "::" | "0.0.0.0");
+        let src = match f.neighbor_target.and_then(|t| capture.hosts.get(t)) {
+            Some(target) if unspecified => hosts.of(target),
+            _ => hosts.of(src_name),
+        };
+        let dst = hosts.of(dst_name);
         let key = if src <= dst { (src, dst) } else { (dst, src) };
         let known = clients.get(&key).map(|&c| c == src);
         let o = orient(&f, known);
         let (a, b) = if o.from_actor { (src, dst) } else { (dst, src) };
-        if f.src_port.is_some() && known.is_none() {
+        if o.decisive && known.is_none() {
             clients.insert(key, a);
         }
         actor[i] = a;
