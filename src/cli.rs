@@ -572,18 +572,27 @@ fn bench(files: &[PathBuf], runs: usize, detect_runs: usize) -> anyhow::Result<(
     if detect_runs > 0 {
         let file = &files[0];
         let bytes = read(file)?;
-        let mut per_stage: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
-        for _ in 0..detect_runs {
-            let a = pipeline::run(&bytes, "bench", &Params::seed(42), &mut NoProgress)?;
-            if let Some(r) = a.report {
-                for (k, v) in r.timings_s {
-                    per_stage.entry(k).or_default().push(v);
+        for (preset, params) in [("seed", Params::seed(42)), ("default (context)", Params::context(42))] {
+            let mut per_stage: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+            let mut wall = Vec::new();
+            for _ in 0..detect_runs {
+                let t = Instant::now();
+                let a = pipeline::run(&bytes, "bench", &params, &mut NoProgress)?;
+                wall.push(t.elapsed().as_secs_f64());
+                if let Some(r) = a.report {
+                    for (k, v) in r.timings_s {
+                        per_stage.entry(k).or_default().push(v);
+                    }
                 }
             }
-        }
-        println!("\nseed preset on {}, median of {detect_runs} run(s), seconds per stage", file.display());
-        for (k, v) in per_stage {
-            println!("  {k:<10}{:>9.3}", median(v));
+            println!(
+                "\n{preset} preset on {}, median of {detect_runs} run(s): {:.3} s in all; seconds per stage",
+                file.display(),
+                median(wall)
+            );
+            for (k, v) in per_stage {
+                println!("  {k:<10}{:>9.3}", median(v));
+            }
         }
     }
     Ok(())
