@@ -77,7 +77,7 @@ impl Preset {
 }
 
 /// The default preset's settings. Each engine looks at every feature group on its own (a view)
-/// and scores a packet by its most surprising view: one isolation forest of 200 trees on
+/// and scores a packet by its most surprising view: one isolation forest of 100 trees on
 /// 256-row samples per group; k-means with k = 8 (3 restarts) fitted on up to 20,000 rows,
 /// distance to the nearest centroid per group; the seed autoencoder's network trained 10
 /// epochs at batch 64 on up to 20,000 rows, reconstruction error per group. Each detector flags
@@ -103,7 +103,7 @@ impl ContextParams {
     pub fn new(seed: u64) -> ContextParams {
         ContextParams {
             iforest: IsolationForestParams::default()
-                .n_trees(200)
+                .n_trees(100)
                 .max_samples(256)
                 .contamination(0.001)
                 .seed(seed),
