@@ -172,6 +172,13 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         detect_runs: usize,
     },
+    /// Write the default preset's contextual features of every packet as CSV (No., actor,
+    /// peer, then one column per feature).
+    Features {
+        file: PathBuf,
+        /// Output CSV.
+        out: PathBuf,
+    },
     /// Write a large capture made of renumbered, time-shifted copies of a real one.
     Generate {
         /// Source capture.
@@ -308,6 +315,27 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Bench { files, runs, detect_runs } => {
             let files = if files.is_empty() { vec![shared().join("data/lab-120k.csv")] } else { files };
             bench(&files, runs.max(1), detect_runs)?;
+        }
+        Command::Features { file, out } => {
+            let bytes = read(&file)?;
+            let capture = crate::capture::parse(&bytes).with_context(|| file.display().to_string())?;
+            let ctx = crate::features::context::build(&capture);
+            let f =
+                std::fs::File::create(&out).with_context(|| format!("cannot create {}", out.display()))?;
+            let mut w = csv::Writer::from_writer(std::io::BufWriter::new(f));
+            let mut header = vec!["No.".to_string(), "actor".into(), "peer".into()];
+            header.extend(crate::features::context::COLUMNS.iter().map(|c| c.name.to_string()));
+            w.write_record(&header)?;
+            for i in 0..capture.len() {
+                let mut rec = vec![
+                    capture.no[i].to_string(),
+                    crate::report::neutralise_formula(capture.hosts.name(ctx.actor[i])),
+                    crate::report::neutralise_formula(capture.hosts.name(ctx.peer[i])),
+                ];
+                rec.extend(ctx.values.row(i).iter().map(|v| format!("{v}")));
+                w.write_record(&rec)?;
+            }
+            w.flush()?;
         }
         Command::Generate { from, packets, out } => {
             let bytes = read(&from)?;

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::filter::{self, Field, Filter, Value};
 use super::{Evidence, Inputs, Kind};
-use crate::features::context::{Col, info};
+use crate::features::context::{self, Col, info};
 use crate::format::{bytes as format_bytes, thousands};
 
 /// What an incident's packets show.
@@ -92,16 +92,6 @@ impl Maxima {
     }
 }
 
-fn same_prefix(a: &str, b: &str) -> Option<bool> {
-    if let (Ok(x), Ok(y)) = (a.parse::<std::net::Ipv4Addr>(), b.parse::<std::net::Ipv4Addr>()) {
-        return Some(x.octets()[..3] == y.octets()[..3]);
-    }
-    if let (Ok(x), Ok(y)) = (a.parse::<std::net::Ipv6Addr>(), b.parse::<std::net::Ipv6Addr>()) {
-        return Some(x.segments()[..4] == y.segments()[..4]);
-    }
-    None
-}
-
 impl Facts {
     pub fn of(
         input: &Inputs<'_>,
@@ -152,7 +142,7 @@ impl Facts {
             if fields.fragment {
                 f.fragments += 1;
             }
-            if let Some(same) = same_prefix(p.source, p.destination) {
+            if let Some(same) = context::on_link(p.source, p.destination) {
                 if same { links.0 += 1 } else { links.1 += 1 }
             }
         }

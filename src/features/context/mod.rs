@@ -112,6 +112,7 @@ pub enum Col {
     PairOutShare60s,
     PairOutBytes10s,
     PairOutBytes60s,
+    OffLinkOutBytes60s,
     Peers10s,
     Peers60s,
     Services10s,
@@ -191,6 +192,12 @@ columns![
     (PairOutShare60s, "pair_out_share_60s", Upload, "share of the pair's bytes sent by the actor (~60 s)"),
     (PairOutBytes10s, "pair_out_bytes_10s", Upload, "bytes the actor sent to the peer in the last ~10 s"),
     (PairOutBytes60s, "pair_out_bytes_60s", Upload, "bytes the actor sent to the peer in the last ~60 s"),
+    (
+        OffLinkOutBytes60s,
+        "off_link_out_bytes_60s",
+        Upload,
+        "bytes the actor sent in the last ~60 s to a peer off its local network"
+    ),
     (Peers10s, "peers_10s", Fanout, "distinct hosts the actor contacted in the last ~10 s"),
     (Peers60s, "peers_60s", Fanout, "distinct hosts the actor contacted in the last ~60 s"),
     (
@@ -397,6 +404,18 @@ fn orient(f: &info::Fields<'_>, known_client_is_source: Option<bool>) -> Orienta
     Orientation { from_actor, decisive, service_port }
 }
 
+/// Whether two addresses share a /24 (IPv4) or a /64 (IPv6); `None` when they are not both
+/// addresses of one family.
+pub fn on_link(a: &str, b: &str) -> Option<bool> {
+    if let (Ok(x), Ok(y)) = (a.parse::<std::net::Ipv4Addr>(), b.parse::<std::net::Ipv4Addr>()) {
+        return Some(x.octets()[..3] == y.octets()[..3]);
+    }
+    if let (Ok(x), Ok(y)) = (a.parse::<std::net::Ipv6Addr>(), b.parse::<std::net::Ipv6Addr>()) {
+        return Some(x.segments()[..4] == y.segments()[..4]);
+    }
+    None
+}
+
 fn rarity(count: usize, n: usize) -> f64 {
     if count == 0 || n == 0 { 0.0 } else { -((count as f64) / (n as f64)).log10() }
 }
@@ -543,6 +562,9 @@ pub fn build(capture: &Capture) -> Context {
         set(Col::PairOutShare60s, if total > 0.0 { out.sum(2) / total } else { 0.0 });
         set(Col::PairOutBytes10s, out.sum(1));
         set(Col::PairOutBytes60s, out.sum(2));
+        if on_link(p.source, p.destination) == Some(false) {
+            set(Col::OffLinkOutBytes60s, out.sum(2));
+        }
         let ports = match o.service_port {
             Some(port) => ps.ports.add(t, u64::from(port)),
             None => ps.ports.at(t),

@@ -139,6 +139,8 @@ fn rarity_and_upload_share() {
     let c = cap(&rows);
     let ctx = build(&c);
     let share = ctx.get(198, Col::PairOutShare60s);
+    assert!(ctx.get(198, Col::OffLinkOutBytes60s) > 500_000.0, "203.0.113.77 is off 10.0.0.0/24");
+    assert_eq!(ctx.get(200, Col::OffLinkOutBytes60s), 0.0, "the NTP server is on the LAN");
     assert!(share > 0.95, "the uploader sends almost every byte: {share}");
     assert!(last(&ctx, Col::ProtocolRarity) > ctx.get(0, Col::ProtocolRarity));
     // The server's ACKs belong to the uploader's conversation.
