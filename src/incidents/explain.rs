@@ -23,8 +23,10 @@ pub(crate) struct Facts {
     pub from_actor: usize,
     pub max_peer_ports: f64,
     pub others_max_peer_ports: f64,
-    pub syns: usize,
-    pub refusals: usize,
+    /// SYNs without ACK the actor sent within ~10 s, at the incident's peak (damped count).
+    pub syns: f64,
+    /// RSTs and ICMP unreachables the actor received within ~10 s, at the peak.
+    pub refusals: f64,
     pub max_peers: f64,
     pub others_max_peers: f64,
     pub max_neighbor_targets: f64,
@@ -116,14 +118,6 @@ impl Facts {
             } else {
                 f.bytes_in += f64::from(p.length);
             }
-            let flags = fields.tcp_flags.unwrap_or(0);
-            if src_is_actor && flags & info::flag::SYN != 0 && flags & info::flag::ACK == 0 {
-                f.syns += 1;
-            }
-            if !src_is_actor && (flags & info::flag::RST != 0 || fields.icmp == Some(info::Icmp::Unreachable))
-            {
-                f.refusals += 1;
-            }
             if let Some(name) = fields.dns_name {
                 f.dns_packets += 1;
                 *zones.entry(info::zone(name).to_string()).or_default() += 1;
@@ -149,6 +143,8 @@ impl Facts {
         f.off_link = links.1 > links.0;
         f.zone = zones.into_iter().max_by_key(|(_, n)| *n).map(|(z, _)| z);
         f.max_peer_ports = max(Col::PeerPorts10s);
+        f.syns = max(Col::SynOnly10s);
+        f.refusals = max(Col::RstReceived10s) + max(Col::UnreachableReceived10s);
         f.max_peers = max(Col::Peers10s);
         f.max_services = max(Col::Services10s);
         f.max_out_bytes = max(Col::PairOutBytes60s);
@@ -181,7 +177,7 @@ impl Facts {
             && (self.max_zone_names >= 8.0 || self.max_longest_label >= 40.0)
         {
             Kind::DnsTunnel
-        } else if self.max_peer_ports.max(self.max_services) >= 10.0 && self.syns + self.refusals >= 10 {
+        } else if self.max_peer_ports.max(self.max_services) >= 10.0 && self.syns + self.refusals >= 10.0 {
             Kind::PortScan
         } else if self.max_peers >= 10.0 && self.max_peers > 2.0 * self.others_max_peers
             || self.max_neighbor_targets >= 10.0
@@ -230,10 +226,10 @@ pub(crate) fn sentence(
     let dur = seconds(end - start);
     let lead = match kind {
         Kind::PortScan => format!(
-            "{actor} probed {} ports of {peer} in {dur} ({} SYNs without ACK, {} refusals); no other host reached more than {} ports of one host within 10 s.",
+            "{actor} probed {} ports of {peer} within 10 s ({} SYNs without ACK, {} refusals); no other host reached more than {} ports of one host within 10 s.",
             n(f.max_peer_ports.max(f.max_services)),
-            f.syns,
-            f.refusals,
+            n(f.syns),
+            n(f.refusals),
             n(f.others_max_peer_ports)
         ),
         Kind::HostSweep => format!(

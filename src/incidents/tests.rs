@@ -70,7 +70,7 @@ fn a_scan_becomes_one_incident_per_burst_explained_and_filtered() {
     assert_eq!(first.packets.len(), 120);
     assert_eq!(first.detectors["iforest"], 120);
     assert!(
-        first.explanation.starts_with("10.0.0.66 probed 60 ports of 10.0.0.10 in 0.12 s (60 SYNs without ACK, 60 refusals); no other host reached more than 1 ports of one host within 10 s."),
+        first.explanation.starts_with("10.0.0.66 probed 60 ports of 10.0.0.10 within 10 s (60 SYNs without ACK, 60 refusals); no other host reached more than 1 ports of one host within 10 s."),
         "{}",
         first.explanation
     );

@@ -3,6 +3,7 @@
 
 mod cli;
 mod detect;
+mod filters;
 mod formats;
 mod overview;
 
