@@ -539,13 +539,10 @@ async fn detect_context(
     let ctx = context::build(capture);
     let scale = Surprise::fit(&ctx.values);
     let x = scale.transform(&ctx.values);
-    // Distance-based detectors see each group with the same total weight.
+    // Distance-based detectors see each group with its weight (squared distances add up the
+    // weights). Built when needed and dropped after, to keep a million packets within budget.
     let w: Vec<f64> = group_weights().iter().map(|w| w.sqrt()).collect();
-    let xw = Matrix {
-        rows: x.rows,
-        cols: x.cols,
-        data: x.data.iter().enumerate().map(|(i, &v)| f64::from(v) * w[i % x.cols]).collect::<Vec<f64>>(),
-    };
+    let weighted = |i: usize, v: f32| f64::from(v) * w[i % x.cols];
     let feature_names: Vec<&str> = COLUMNS.iter().map(|c| c.name).collect();
     let features_s = t.elapsed().as_secs_f64();
     timings.insert("features".into(), features_s);
@@ -590,6 +587,11 @@ async fn detect_context(
     // k-means.
     let t = Instant::now();
     go(sink.event(Event::Progress { stage: Stage::KMeans, fraction: 0.0 }))?;
+    let xw = Matrix {
+        rows: x.rows,
+        cols: x.cols,
+        data: x.data.iter().enumerate().map(|(i, &v)| weighted(i, v)).collect::<Vec<f64>>(),
+    };
     let fit_on = take_rows(&xw, &fit_rows(n, p.kmeans_rows, params.seed, 101));
     let km = if fit_on.rows >= p.kmeans.k {
         Some(p.kmeans.clone().fit(&fit_on).map_err(failed(Stage::KMeans))?)
@@ -598,6 +600,7 @@ async fn detect_context(
     };
     let cols: Vec<Vec<usize>> = groups.iter().map(|(_, c)| c.clone()).collect();
     let km_scores = km.as_ref().map_or_else(|| vec![0.0; n], |m| views(m.score_columns(&xw, &cols)));
+    drop(xw);
     let km_s = t.elapsed().as_secs_f64();
     timings.insert("kmeans".into(), km_s);
     go(sink.event(Event::StageDone { stage: Stage::KMeans, seconds: km_s }))?;
@@ -606,9 +609,9 @@ async fn detect_context(
     let t = Instant::now();
     go(sink.event(Event::Progress { stage: Stage::Autoencoder, fraction: 0.0 }))?;
     let xw32 = Matrix {
-        rows: xw.rows,
-        cols: xw.cols,
-        data: xw.data.iter().map(|&v| v as f32).collect::<Vec<f32>>(),
+        rows: x.rows,
+        cols: x.cols,
+        data: x.data.iter().enumerate().map(|(i, &v)| weighted(i, v) as f32).collect::<Vec<f32>>(),
     };
     let train_on = take_rows(&xw32, &fit_rows(n, p.autoencoder_rows, params.seed, 102));
     let valid = p.autoencoder.clone().check().map_err(failed(Stage::Autoencoder))?;
