@@ -278,6 +278,10 @@ impl Scatter {
 /// What the page shows of a report: small enough to post to the main thread at once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResultsView {
+    /// Which analysis ran.
+    pub preset: crate::pipeline::Preset,
+    /// The default preset's incidents, in rank order (empty for the seed preset).
+    pub incidents: Vec<crate::incidents::Incident>,
     pub detectors: Vec<DetectorSummary>,
     pub agreement: Agreement,
     /// Packets flagged by any detector, by `No.` (at most `limit`).
@@ -398,6 +402,8 @@ impl Report {
             .and_then(|v| serde_json::from_value(v.clone()).ok())
             .unwrap_or_default();
         ResultsView {
+            preset: self.preset,
+            incidents: self.incidents.clone(),
             detectors,
             agreement: self.agreement.clone(),
             flagged,

@@ -38,3 +38,11 @@ pub fn download(file_name: &str, mime: &str, text: &str) {
     }
     let _ = web_sys::Url::revoke_object_url(&url);
 }
+
+/// Puts `text` on the clipboard (the browser may refuse without a user gesture; nothing is sent
+/// anywhere).
+pub fn copy_text(text: &str) {
+    if let Some(w) = web_sys::window() {
+        let _ = w.navigator().clipboard().write_text(text);
+    }
+}

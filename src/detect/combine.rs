@@ -46,7 +46,7 @@ pub fn surprise(scores: &[f64]) -> Scores {
             j += 1;
         }
         // Packets i..=j tie; j + 1 packets score at least this high.
-        let s = -(((j + 1) as f64) / n as f64).log10();
+        let s = -libm::log10((j + 1) as f64 / n as f64);
         for &k in &order[i..=j] {
             out[k] = s;
         }

@@ -17,7 +17,7 @@ pub const MAX_SURPRISE: f64 = 5.0;
 /// The levels knots are kept at: every 1/1024, then 512 more from 0.99 to 0.99999.
 fn levels() -> Vec<f64> {
     let mut l: Vec<f64> = (0..=1024).map(|j| f64::from(j) / 1024.0).collect();
-    l.extend((0..=512).map(|k| 1.0 - 10f64.powf(-2.0 - 3.0 * f64::from(k) / 512.0)));
+    l.extend((0..=512).map(|k| 1.0 - libm::pow(10.0, -2.0 - 3.0 * f64::from(k) / 512.0)));
     l.sort_by(f64::total_cmp);
     l.dedup();
     l
@@ -71,8 +71,8 @@ impl Surprise {
 
     /// `−log₁₀(1 − share_below)`, capped at [`MAX_SURPRISE`], over [`MAX_SURPRISE`]: in `[0, 1]`.
     pub fn tail(&self, c: usize, v: f64) -> f64 {
-        let rest = (1.0 - self.share_below(c, v)).max(10f64.powf(-MAX_SURPRISE));
-        -rest.log10() / MAX_SURPRISE
+        let rest = (1.0 - self.share_below(c, v)).max(libm::pow(10.0, -MAX_SURPRISE));
+        -libm::log10(rest) / MAX_SURPRISE
     }
 
     /// The scaled matrix.

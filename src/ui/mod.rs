@@ -86,7 +86,7 @@ impl Ctx {
 pub fn App() -> impl IntoView {
     let ctx = Ctx {
         analysis: use_analysis(),
-        params: RwSignal::new(Params::seed(42)),
+        params: RwSignal::new(Params::context(42)),
         backend: RwSignal::new(Preference::Auto),
         source: StoredValue::new_local(None),
     };

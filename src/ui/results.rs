@@ -8,11 +8,12 @@ use leptos::prelude::*;
 
 use super::charts::ChartCanvas;
 use super::use_analysis::{Phase, UseAnalysis};
-use crate::browser::download;
+use crate::browser::{copy_text, download};
 use crate::chart;
 use crate::detect::autoencoder::Preference;
 use crate::format::thousands;
-use crate::pipeline::Params;
+use crate::incidents::Incident;
+use crate::pipeline::{Params, Preset};
 use crate::report::ResultsView;
 
 const W: f64 = 540.0;
@@ -30,6 +31,8 @@ fn label(name: &str) -> &str {
         "autoencoder" => "Autoencoder",
         "iforest_rf" => "Isolation forest → random forest",
         "kmeans" => "k-means distance",
+        "iforest" => "Isolation forest (one per feature group)",
+        "combined" => "Combined score",
         other => other,
     }
 }
@@ -40,6 +43,8 @@ fn short(name: &str) -> &str {
         "autoencoder" => "AE",
         "iforest_rf" => "IF→RF",
         "kmeans" => "k-means",
+        "iforest" => "IF",
+        "combined" => "combined",
         other => other,
     }
 }
@@ -87,7 +92,19 @@ pub fn ParamsPanel(
 ) -> impl IntoView {
     view! {
         <details class="params" data-testid="params">
-            <summary>"Parameters (seed preset: the notebook's method)"</summary>
+            <summary>"Parameters"</summary>
+            <label class="param preset">
+                <span>"analysis"</span>
+                <select data-testid="preset"
+                    prop:value=move || params.with(|p| p.preset.name())
+                    on:change=move |ev| {
+                        let seed = params.with(|p| p.seed);
+                        params.set(if event_target_value(&ev) == "seed" { Params::seed(seed) } else { Params::context(seed) });
+                    }>
+                    <option value="context">"incidents: contextual features, combined score (default)"</option>
+                    <option value="seed">"seed preset: the notebook's method (length and protocol only)"</option>
+                </select>
+            </label>
             <label class="check">
                 <input type="checkbox" data-testid="param-detect"
                     prop:checked=move || !params.with(|p| p.detect)
@@ -95,16 +112,13 @@ pub fn ParamsPanel(
                 " Overview only (skip the detectors)"
             </label>
             <div class="param-grid">
-                {number_input("epochs", "1", |p| p.autoencoder.epochs.to_string(), |p, v| p.autoencoder.epochs = v.max(0.0) as usize, params)}
-                {number_input("batch size", "1", |p| p.autoencoder.batch_size.to_string(), |p, v| p.autoencoder.batch_size = v.max(0.0) as usize, params)}
+                {number_input("epochs", "1", |p| ae(p).epochs.to_string(), |p, v| ae_mut(p).epochs = v.max(0.0) as usize, params)}
+                {number_input("batch size", "1", |p| ae(p).batch_size.to_string(), |p, v| ae_mut(p).batch_size = v.max(0.0) as usize, params)}
+                {number_input("threshold", "0.1", |p| p.context.threshold.to_string(), |p, v| p.context.threshold = v, params)}
                 {number_input("percentile", "0.1", |p| p.autoencoder.percentile.to_string(), |p, v| { p.autoencoder.percentile = v; p.kmeans_percentile = v; }, params)}
                 {number_input("contamination", "0.0005", |p| p.iforest.contamination.to_string(), |p, v| p.iforest.contamination = v, params)}
                 {number_input("k", "1", |p| p.kmeans.k.to_string(), |p, v| p.kmeans.k = v.max(0.0) as usize, params)}
-                {number_input("seed", "1", |p| p.seed.to_string(), |p, v| {
-                    let keep = p.clone();
-                    *p = Params { autoencoder: keep.autoencoder.seed(v as u64), iforest: keep.iforest.seed(v as u64),
-                        random_forest: keep.random_forest.seed(v as u64), kmeans: keep.kmeans.seed(v as u64), seed: v as u64, ..keep };
-                }, params)}
+                {number_input("seed", "1", |p| p.seed.to_string(), |p, v| set_seed(p, v.max(0.0) as u64), params)}
             </div>
             <label class="param backend">
                 <span>"autoencoder runs on"</span>
@@ -123,11 +137,32 @@ pub fn ParamsPanel(
             <button data-testid="run" disabled=move || running.get() || !has_source.get() on:click=move |_| on_run.run(())>
                 "Run again with these settings"
             </button>
-            <button class="secondary" on:click=move |_| { params.set(Params::seed(42)); backend.set(Preference::Auto); }>
-                "Reset to the seed preset"
+            <button class="secondary" on:click=move |_| { params.set(Params::context(42)); backend.set(Preference::Auto); }>
+                "Reset to the defaults"
             </button>
         </details>
     }
+}
+
+/// The autoencoder settings of the preset that will run.
+fn ae(p: &Params) -> &crate::detect::autoencoder::AutoencoderParams {
+    if p.preset == Preset::Context { &p.context.autoencoder } else { &p.autoencoder }
+}
+
+fn ae_mut(p: &mut Params) -> &mut crate::detect::autoencoder::AutoencoderParams {
+    if p.preset == Preset::Context { &mut p.context.autoencoder } else { &mut p.autoencoder }
+}
+
+/// One seed for every random choice of both presets.
+fn set_seed(p: &mut Params, seed: u64) {
+    p.seed = seed;
+    p.autoencoder.seed = seed;
+    p.iforest.seed = seed;
+    p.random_forest.seed = seed;
+    p.kmeans.seed = seed;
+    p.context.autoencoder.seed = seed;
+    p.context.iforest.seed = seed;
+    p.context.kmeans.seed = seed;
 }
 
 fn backend_value(p: Preference) -> &'static str {
@@ -206,7 +241,8 @@ fn Results(view: Arc<ResultsView>, analysis: UseAnalysis) -> impl IntoView {
     };
     let table_view = view.clone();
     view! {
-        <section class="results" data-testid="results">
+        <section class="results" data-testid="results" data-preset=view.preset.name()>
+            {(view.preset == Preset::Context).then(|| view! { <Incidents incidents=view.incidents.clone() /> })}
             <h2>"What each model flags"</h2>
             <table class="models">
                 <thead><tr><th>"Model"</th><th class="num">"Flagged packets"</th><th class="num">"Threshold"</th></tr></thead>
@@ -295,6 +331,59 @@ fn Results(view: Arc<ResultsView>, analysis: UseAnalysis) -> impl IntoView {
                 </tbody>
             </table>
             </div>
+        </section>
+    }
+}
+
+fn span_text(i: &Incident) -> String {
+    if i.end - i.start < 0.001 {
+        format!("at {:.3} s", i.start)
+    } else {
+        format!("{:.3}–{:.3} s", i.start, i.end)
+    }
+}
+
+/// The ranked incidents: kind, actor, peers, span, packets, detectors, the explanation and the
+/// Wireshark filter with a copy button. Every string is capture text and goes in as text.
+#[component]
+fn Incidents(incidents: Vec<Incident>) -> impl IntoView {
+    let empty = incidents.is_empty();
+    view! {
+        <section class="incidents" data-testid="incidents">
+            <h2>{format!("Incidents ({})", incidents.len())}</h2>
+            {empty.then(|| view! {
+                <p data-testid="no-incidents">"No incident: no packet stood out in every model at the threshold."</p>
+            })}
+            <ol class="incident-list">
+                {incidents.into_iter().map(|i| {
+                    let filter = i.filter.clone();
+                    let peers = if i.peers_total > i.peers.len() {
+                        format!("{} and {} more", i.peers.join(", "), i.peers_total - i.peers.len())
+                    } else {
+                        i.peers.join(", ")
+                    };
+                    let by = i.detectors.iter().map(|(d, n)| format!("{} {n}", short(d))).collect::<Vec<_>>().join(", ");
+                    view! {
+                        <li class="incident" data-testid="incident" data-rank=i.rank.to_string() data-kind=format!("{:?}", i.kind)>
+                            <div class="incident-head">
+                                <span class="rank">{format!("#{}", i.rank)}</span>
+                                <span class="kind" data-testid="incident-kind">{i.kind.label().to_string()}</span>
+                                <span class="actor host" data-testid="incident-actor">{i.actor.clone()}</span>
+                                <span class="peers host">{format!("→ {peers}")}</span>
+                            </div>
+                            <div class="incident-meta">
+                                {format!("{} · {} packets · score {:.2}{}", span_text(&i), thousands(i.packets.len() as u64), i.score,
+                                    if by.is_empty() { String::new() } else { format!(" · flagged by {by}") })}
+                            </div>
+                            <p class="explanation" data-testid="incident-explanation">{i.explanation.clone()}</p>
+                            <div class="filter">
+                                <code data-testid="incident-filter">{i.filter.clone()}</code>
+                                <button class="secondary" data-testid="copy-filter" on:click=move |_| copy_text(&filter)>"Copy filter"</button>
+                            </div>
+                        </li>
+                    }
+                }).collect_view()}
+            </ol>
         </section>
     }
 }

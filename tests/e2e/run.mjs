@@ -23,7 +23,8 @@ async function cliReport(file, args = []) {
   const key = [file, ...args].join(' ');
   if (!cliReports.has(key)) {
     const out = join(tmpdir(), `netsieve-e2e-${cliReports.size}.json`);
-    execFileSync(NETSIEVE, ['analyze', file, '--preset', 'seed', '--json', out, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const preset = args.includes('--preset') ? [] : ['--preset', 'seed'];
+    execFileSync(NETSIEVE, ['analyze', file, ...preset, '--json', out, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
     cliReports.set(key, JSON.parse(await readFile(out, 'utf8')));
   }
   return cliReports.get(key);
@@ -51,6 +52,22 @@ function spearman(a, b) {
     db += (rb[i] - mean) ** 2;
   }
   return num / Math.sqrt(da * db);
+}
+
+/** Opens the parameters and chooses the seed preset (the page's default is the incidents one). */
+async function seedPreset(page) {
+  if (!(await page.$('[data-testid=params][open]'))) await page.click('[data-testid=params] summary');
+  await page.selectOption('[data-testid=preset]', 'seed');
+}
+
+/** The incidents as the page lists them. */
+async function pageIncidents(page) {
+  return page.$$eval('[data-testid=incident]', (els) => els.map((e) => ({
+    rank: Number(e.dataset.rank),
+    actor: e.querySelector('[data-testid=incident-actor]').textContent,
+    explanation: e.querySelector('[data-testid=incident-explanation]').textContent,
+    filter: e.querySelector('[data-testid=incident-filter]').textContent,
+  })));
 }
 
 /** Opens the parameters and sets where the autoencoder trains (auto, cpu, webgpu). */
@@ -223,6 +240,7 @@ test('every formats/ variant behaves as listed; the page keeps working after a r
 
 test('try the sample: the three models run in the worker, counts equal the CLI\'s, downloads match', async ({ browser, origin }) => {
   const { page, context, errors, foreign, requests } = await open(browser, origin);
+  await seedPreset(page);
   eq(await finish(page, () => page.click('[data-testid=try-sample]')), 'done', 'phase');
   eq(await packetCount(page), 5224, 'packet count');
   const report = await sameCountsAsCli(page, SAMPLE);
@@ -252,6 +270,7 @@ test('try the sample: the three models run in the worker, counts equal the CLI\'
 
 test('lab-120k: the seed preset in the page, same counts as the CLI, main thread never blocked > 100 ms', async ({ browser, origin }) => {
   const { page, context, errors, foreign } = await open(browser, origin);
+  await seedPreset(page);
   // Note when the last epoch is on screen: training is over then.
   const since = await page.evaluate(() => {
     window.__trainEnd = Infinity;
@@ -282,8 +301,40 @@ test('lab-120k: the seed preset in the page, same counts as the CLI, main thread
   await context.close();
 });
 
+test('default preset: lab-120k leads with incidents whose explanations and filters equal the CLI\'s; screenshot', async ({ browser, origin }) => {
+  const { page, context, errors, foreign } = await open(browser, origin);
+  const t0 = Date.now();
+  eq(await upload(page, join(DATA, 'lab-120k.csv')), 'done', 'phase');
+  const seconds = (Date.now() - t0) / 1000;
+  eq(await page.getAttribute('[data-testid=results]', 'data-preset'), 'context', 'preset');
+  const cli = await cliReport(join(DATA, 'lab-120k.csv'), ['--preset', 'context']);
+  const shown = await pageIncidents(page);
+  assert(shown.length > 0, 'incidents listed');
+  eq(shown.length, cli.incidents.length, 'incidents (page vs CLI)');
+  shown.forEach((s, k) => {
+    const c = cli.incidents[k];
+    eq(s.rank, k + 1, 'rank order');
+    eq(s.actor, c.actor, `incident ${k + 1} actor`);
+    eq(s.explanation, c.explanation, `incident ${k + 1} explanation`);
+    eq(s.filter, c.filter, `incident ${k + 1} filter`);
+  });
+  eq(Number(await page.getAttribute('[data-testid=count-combined]', 'data-value')), cli.detectors.combined.count, 'combined count (page vs CLI)');
+  // The first incident is on screen first, above the models' table.
+  const [incTop, modelsTop] = await page.evaluate(() => [document.querySelector('[data-testid=incidents]').getBoundingClientRect().top,
+    document.querySelector('table.models').getBoundingClientRect().top]);
+  assert(incTop < modelsTop, 'incidents above the models table');
+  await page.evaluate(() => document.querySelector('[data-testid=incidents]').scrollIntoView());
+  await mkdir(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, 'incidents.png') });
+  console.log(`     lab-120k default preset: drop to done ${seconds.toFixed(1)} s, ${shown.length} incidents`);
+  eq(errors.length, 0, `console errors ${errors.join(' | ')}`);
+  eq(foreign().length, 0, `requests off the origin ${foreign().join(', ')}`);
+  await context.close();
+});
+
 test('cancel stops training and the next run succeeds', async ({ browser, origin }) => {
   const { page, context, errors } = await open(browser, origin);
+  await seedPreset(page);
   await page.setInputFiles('#file', join(DATA, 'lab-120k.csv'));
   await page.waitForFunction(() => /epoch [1-9]/.test(document.querySelector('[data-testid=epoch]')?.textContent ?? ''), null, { timeout: 120_000 });
   await page.click('[data-testid=cancel]');
@@ -296,6 +347,7 @@ test('cancel stops training and the next run succeeds', async ({ browser, origin
 
 test('WebGPU asked for where the browser has none: a clear error, and the CPU still works', async ({ browser, origin }) => {
   const { page, context, errors } = await open(browser, origin);
+  await seedPreset(page);
   await setBackend(page, 'webgpu');
   eq(await finish(page, () => page.click('[data-testid=try-sample]')), 'failed', 'phase');
   const msg = await page.textContent('[data-testid=error]');
@@ -314,6 +366,7 @@ test('WebGPU asked for where the browser has none: a clear error, and the CPU st
 // second a step here, so one epoch of the sample).
 test('WebGPU (SwiftShader): the autoencoder trains on burn\'s WebGPU backend and learns what the CLI\'s burn learns', async ({ gpuBrowser, origin }) => {
   const { page, context, errors, foreign, requests } = await open(await gpuBrowser(), origin);
+  await seedPreset(page);
   await setBackend(page, 'webgpu', 1);
   const t0 = Date.now();
   eq(await finish(page, () => page.click('[data-testid=try-sample]'), 400_000), 'done', 'phase');
@@ -343,6 +396,7 @@ test('WebGPU (SwiftShader): the autoencoder trains on burn\'s WebGPU backend and
 
 test('WebGPU (SwiftShader): "automatic" times both backends on the capture and trains on the faster', async ({ gpuBrowser, origin }) => {
   const { page, context, errors } = await open(await gpuBrowser(), origin);
+  await seedPreset(page);
   eq(await finish(page, () => page.click('[data-testid=try-sample]'), 300_000), 'done', 'phase');
   const note = await backendNote(page);
   const m = /the CPU took ([\d.]+) ms a step, WebGPU \(.*swiftshader.*\) ([\d.]+) ms/.exec(note.text);
@@ -367,7 +421,12 @@ const browser = await launch();
 let gpu = null;
 const gpuBrowser = async () => (gpu ??= await launch(['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader']));
 let failed = 0;
-for (const t of tests.filter((t) => !filter || t.name.includes(filter))) {
+const chosen = tests.filter((t) => !filter || t.name.includes(filter));
+if (chosen.length === 0) {
+  console.log(`no end-to-end test matches ${JSON.stringify(filter)}`);
+  failed++;
+}
+for (const t of chosen) {
   const t0 = Date.now();
   try {
     await t.fn({ browser, origin, gpuBrowser });

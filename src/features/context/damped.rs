@@ -17,7 +17,7 @@ pub const HALF_LIVES: [f64; 3] = [1.0, 10.0, 60.0];
 pub const K: usize = HALF_LIVES.len();
 
 fn decay(age: f64, half_life: f64) -> f64 {
-    if age <= 0.0 { 1.0 } else { (-age / half_life * std::f64::consts::LN_2).exp() }
+    if age <= 0.0 { 1.0 } else { libm::exp(-age / half_life * std::f64::consts::LN_2) }
 }
 
 /// Weight, linear sum and squared sum of a value, each decayed at the [`HALF_LIVES`].

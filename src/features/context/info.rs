@@ -252,7 +252,7 @@ pub fn name_shape(name: &str) -> NameShape {
         0.0
     } else {
         let t = f64::from(total);
-        counts.iter().filter(|&&c| c > 0).map(|&c| f64::from(c) / t).map(|p| -p * p.log2()).sum()
+        counts.iter().filter(|&&c| c > 0).map(|&c| f64::from(c) / t).map(|p| -p * libm::log2(p)).sum()
     };
     NameShape { length: name.len(), labels, longest_label: longest, entropy }
 }

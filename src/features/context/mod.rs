@@ -417,7 +417,7 @@ pub fn on_link(a: &str, b: &str) -> Option<bool> {
 }
 
 fn rarity(count: usize, n: usize) -> f64 {
-    if count == 0 || n == 0 { 0.0 } else { -((count as f64) / (n as f64)).log10() }
+    if count == 0 || n == 0 { 0.0 } else { -libm::log10((count as f64) / (n as f64)) }
 }
 
 /// Computes every column for every packet, in one pass in time order (file order when times
