@@ -4,7 +4,8 @@
 //!
 //! The kind rules follow how each attack works, with thresholds in the units of the mechanism
 //! (distinct ports, distinct names under one zone, bytes sent), not fitted to a capture:
-//! a port scan touches many ports of one host and is mostly refused; a sweep touches many
+//! a port scan touches many ports of one host and draws refusals (a UDP scan draws few: the
+//! target's kernel rate-limits its ICMP unreachables); a sweep touches many
 //! hosts; a tunnel asks many distinct long names under one zone; exfiltration sends far more
 //! than it receives to a host off the local network; spoofing claims an address bound to
 //! another MAC.
@@ -177,7 +178,9 @@ impl Facts {
             && (self.max_zone_names >= 8.0 || self.max_longest_label >= 40.0)
         {
             Kind::DnsTunnel
-        } else if self.max_peer_ports.max(self.max_services) >= 10.0 && self.syns + self.refusals >= 10.0 {
+        } else if (self.max_peer_ports >= 10.0 || self.max_peer_ports >= 5.0 && self.max_services >= 10.0)
+            && self.syns + self.refusals >= 5.0
+        {
             Kind::PortScan
         } else if self.max_peers >= 10.0 && self.max_peers > 2.0 * self.others_max_peers
             || self.max_neighbor_targets >= 10.0
