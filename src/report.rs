@@ -210,6 +210,9 @@ pub struct FlaggedPacket {
     pub by: Vec<String>,
     /// Each detector's score for it, in the order of [`Report::detectors`].
     pub scores: Vec<f64>,
+    /// The rank of the incident it belongs to (the default preset), if any.
+    #[serde(default)]
+    pub incident: Option<usize>,
 }
 
 /// A detector's headline numbers.
@@ -338,6 +341,8 @@ impl Report {
             }
         }
         let total = by_row.len();
+        let incident_of: std::collections::HashMap<u64, usize> =
+            self.incidents.iter().flat_map(|inc| inc.packets.iter().map(move |&no| (no, inc.rank))).collect();
         let rows = by_row.into_iter().filter_map(move |(no, by)| {
             let i = *index.get(&no)?;
             let p = capture.packet(i);
@@ -351,6 +356,7 @@ impl Report {
                 info: p.info.to_string(),
                 by,
                 scores: names.iter().map(|n| self.detectors[*n].scores[i]).collect(),
+                incident: incident_of.get(&no).copied(),
             })
         });
         (total, rows)
@@ -431,7 +437,7 @@ pub fn flagged_csv(
 ) -> Result<String, csv::Error> {
     let mut w = csv::WriterBuilder::new().quote_style(csv::QuoteStyle::NonNumeric).from_writer(Vec::new());
     let mut header: Vec<String> =
-        ["No.", "Time", "Source", "Destination", "Protocol", "Length", "Info", "Flagged by"]
+        ["No.", "Time", "Source", "Destination", "Protocol", "Length", "Info", "Flagged by", "Incident"]
             .map(String::from)
             .into();
     header.extend(detectors.iter().map(|d| format!("{d} score")));
@@ -446,6 +452,7 @@ pub fn flagged_csv(
             p.length.to_string(),
             neutralise_formula(&p.info),
             p.by.join(" "),
+            p.incident.map_or_else(String::new, |r| r.to_string()),
         ];
         row.extend(p.scores.iter().map(|s| format!("{s}")));
         w.write_record(&row)?;
@@ -474,10 +481,12 @@ mod view_tests {
             info: "=cmd|' /C calc'!A0".into(),
             by: vec!["kmeans".into()],
             scores: vec![0.25],
+            incident: Some(3),
         };
         let csv = flagged_csv(&["kmeans".to_string()], [packet]).expect("writes");
         assert!(csv.contains("\"'=cmd|' /C calc'!A0\""), "{csv}");
         assert!(csv.starts_with("\"No.\",\"Time\""), "{csv}");
+        assert!(csv.contains("\"kmeans\",3,0.25"), "the incident's rank, then the scores: {csv}");
         assert!(csv.lines().next().is_some_and(|h| h.ends_with("\"kmeans score\"")), "{csv}");
     }
 

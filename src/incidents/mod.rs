@@ -72,6 +72,8 @@ pub struct Incident {
     pub actor_addresses: Vec<String>,
     /// The peers it exchanged the incident's packets with, most packets first (at most 8).
     pub peers: Vec<String>,
+    /// Every host involved: the actor, then its peers (as `peers`).
+    pub hosts: Vec<String>,
     pub peers_total: usize,
     pub start: f64,
     pub end: f64,
@@ -239,12 +241,14 @@ fn build(
     packets.sort_unstable();
     let mut actor_addresses: Vec<String> = names.all(c, actor).into_iter().map(str::to_string).collect();
     actor_addresses.sort();
+    let hosts = std::iter::once(actor_name.clone()).chain(peer_names.iter().cloned()).collect();
     Incident {
         rank: 0,
         kind,
         actor: actor_name,
         actor_addresses,
         peers_total: peers.len(),
+        hosts,
         peers: peer_names,
         start,
         end,

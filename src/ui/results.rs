@@ -308,7 +308,7 @@ fn Results(view: Arc<ResultsView>, analysis: UseAnalysis) -> impl IntoView {
             <table class="flagged" data-testid="flagged-table">
                 <thead><tr>
                     <th class="num">"No."</th><th class="num">"Time"</th><th>"Source"</th><th>"Destination"</th>
-                    <th>"Protocol"</th><th class="num">"Length"</th><th>"Info"</th><th>"Flagged by"</th>
+                    <th>"Protocol"</th><th class="num">"Length"</th><th>"Info"</th><th>"Flagged by"</th><th class="num">"Incident"</th>
                     {names.iter().map(|n| view! { <th class="num">{format!("{} score", short(n))}</th> }).collect_view()}
                 </tr></thead>
                 <tbody>
@@ -323,6 +323,7 @@ fn Results(view: Arc<ResultsView>, analysis: UseAnalysis) -> impl IntoView {
                                     <td>{p.protocol.clone()}</td><td class="num">{p.length}</td>
                                     <td class="info">{p.info.clone()}</td>
                                     <td>{p.by.iter().map(|b| short(b).to_string()).collect::<Vec<_>>().join(", ")}</td>
+                                    <td class="num">{p.incident.map_or_else(String::new, |r| format!("#{r}"))}</td>
                                     {p.scores.iter().map(|s| view! { <td class="num">{score_text(*s)}</td> }).collect_view()}
                                 </tr>
                             }

@@ -319,6 +319,14 @@ test('default preset: lab-120k leads with incidents whose explanations and filte
     eq(s.filter, c.filter, `incident ${k + 1} filter`);
   });
   eq(Number(await page.getAttribute('[data-testid=count-combined]', 'data-value')), cli.detectors.combined.count, 'combined count (page vs CLI)');
+  // The flagged-packets CSV says which incident each packet belongs to.
+  const [csv] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=download-csv]')]);
+  const lines = (await readFile(await csv.path(), 'utf8')).trim().split('\n');
+  const header = lines[0].split('","');
+  const col = header.indexOf('Incident');
+  assert(col > 0, `CSV header ${lines[0]}`);
+  const inFirst = lines.slice(1).filter((l) => l.split(',')[col] === '1').length;
+  eq(inFirst, cli.incidents[0].packets.length, 'CSV rows of incident #1');
   // The first incident is on screen first, above the models' table.
   const [incTop, modelsTop] = await page.evaluate(() => [document.querySelector('[data-testid=incidents]').getBoundingClientRect().top,
     document.querySelector('table.models').getBoundingClientRect().top]);
