@@ -125,6 +125,9 @@ enum Command {
         /// Score the results against a `No.,label,attack` ground-truth file.
         #[arg(long)]
         labels: Option<PathBuf>,
+        /// Write the Markdown report (incidents, filters, settings) here.
+        #[arg(long)]
+        markdown: Option<PathBuf>,
         #[command(flatten)]
         detect: DetectArgs,
     },
@@ -227,7 +230,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                 write_overview(&mut out, &analysis.overview)?;
             }
         }
-        Command::Analyze { file, json, labels, detect } => {
+        Command::Analyze { file, json, labels, markdown, detect } => {
             let (report, capture) = analyze(&file, &detect.params(), &detect.compute())?;
             let mut out = std::io::stdout().lock();
             write_results(&mut out, &report)?;
@@ -238,6 +241,11 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             if let Some(path) = json {
                 write_json(&path, &report)?;
                 writeln!(out, "\nreport written to {}", path.display())?;
+            }
+            if let Some(path) = markdown {
+                std::fs::write(&path, crate::markdown::markdown(&report))
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                writeln!(out, "Markdown report written to {}", path.display())?;
             }
         }
         Command::Evaluate { file, labels, stats, json, report: report_out, detect } => {

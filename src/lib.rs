@@ -10,7 +10,7 @@
 //!   → stats (overview)   → features (matrices, scalers)
 //!   → detect (autoencoder, isolation forest → random forest, k-means, combined score)
 //!   → evaluate (agreement and label measures) → incidents (group, explain, filter)
-//!   → report (the one result type) → assess (a report against labels)
+//!   → report (the one result type) → assess (a report against labels), markdown (its export)
 //!   → pipeline (run the stages, report progress)
 //!   → protocol (page ⇄ worker messages)
 //! chart     (pure geometry → display list; depends on result types only)
@@ -31,6 +31,7 @@ pub mod evaluate;
 pub mod features;
 pub mod format;
 pub mod incidents;
+pub mod markdown;
 pub mod parity;
 pub mod pipeline;
 pub mod protocol;

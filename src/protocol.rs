@@ -60,6 +60,8 @@ pub enum FromWorker {
         view: Box<ResultsView>,
         report_json: String,
         flagged_csv: String,
+        /// The Markdown report (capture text escaped).
+        markdown: String,
     },
     /// `memory_bytes`: the worker's wasm linear memory at the end (its peak: it never shrinks).
     Done {

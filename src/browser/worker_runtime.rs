@@ -151,7 +151,8 @@ async fn handle(scope: DedicatedWorkerGlobalScope, data: JsValue) {
 fn results(job: u64, report: &Report, capture: &Capture) -> Result<FromWorker, String> {
     let report_json = serde_json::to_string(report).map_err(|e| e.to_string())?;
     let (view, flagged_csv) = report.view_and_csv(capture, FLAGGED_ROWS).map_err(|e| e.to_string())?;
-    Ok(FromWorker::Results { job, view: Box::new(view), report_json, flagged_csv })
+    let markdown = crate::markdown::markdown(report);
+    Ok(FromWorker::Results { job, view: Box::new(view), report_json, flagged_csv, markdown })
 }
 
 /// Size of this worker's wasm linear memory.

@@ -239,6 +239,11 @@ fn Results(view: Arc<ResultsView>, analysis: UseAnalysis) -> impl IntoView {
             download("netsieve-flagged.csv", "text/csv", &d.flagged_csv);
         }
     };
+    let download_markdown = move |_| {
+        if let Some(d) = analysis.downloads() {
+            download("netsieve-report.md", "text/markdown", &d.markdown);
+        }
+    };
     let table_view = view.clone();
     view! {
         <section class="results" data-testid="results" data-preset=view.preset.name()>
@@ -277,6 +282,7 @@ fn Results(view: Arc<ResultsView>, analysis: UseAnalysis) -> impl IntoView {
             <div class="downloads">
                 <button data-testid="download-report" on:click=download_json>"Download the report (JSON)"</button>
                 <button class="secondary" data-testid="download-csv" on:click=download_flagged>"Download flagged packets (CSV)"</button>
+                <button class="secondary" data-testid="download-markdown" on:click=download_markdown>"Download the report (Markdown)"</button>
             </div>
             <div class="charts">
                 {view.detectors.iter().map(|d| {

@@ -48,6 +48,7 @@ pub struct Warnings {
 pub struct Downloads {
     pub report_json: Arc<str>,
     pub flagged_csv: Arc<str>,
+    pub markdown: Arc<str>,
 }
 
 /// What the hook gives components. `Copy`: pass it around freely.
@@ -318,10 +319,11 @@ impl UseAnalysis {
                 self.set.epoch.set(Some((epoch, epochs)));
                 self.set.losses.update(|l| l.push(loss));
             }
-            FromWorker::Results { view, report_json, flagged_csv, .. } => {
+            FromWorker::Results { view, report_json, flagged_csv, markdown, .. } => {
                 self.downloads.set_value(Some(Downloads {
                     report_json: Arc::from(report_json),
                     flagged_csv: Arc::from(flagged_csv),
+                    markdown: Arc::from(markdown),
                 }));
                 self.set.results.set(Some(Arc::from(view)));
             }

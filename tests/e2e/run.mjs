@@ -329,6 +329,12 @@ test('default preset: lab-120k leads with incidents whose explanations and filte
   const fromEnd = header.length - col;
   const inFirst = lines.slice(1).filter((l) => { const c = l.split(','); return c[c.length - fromEnd] === '1'; }).length;
   eq(inFirst, cli.incidents[0].packets.length, 'CSV rows of incident #1');
+  // The Markdown report lists every incident with its filter, in a code fence.
+  const [md] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=download-markdown]')]);
+  const markdown = await readFile(await md.path(), 'utf8');
+  assert(markdown.startsWith('# Netsieve report: lab\\-120k\\.csv'), `Markdown title ${markdown.slice(0, 60)}`);
+  for (const inc of cli.incidents) assert(markdown.includes('```\n' + inc.filter + '\n```'), `incident ${inc.rank} filter in the Markdown`);
+  assert(!/<[a-z]/i.test(markdown), 'no HTML tag in the Markdown');
   // The first incident is on screen first, above the models' table.
   const [incTop, modelsTop] = await page.evaluate(() => [document.querySelector('[data-testid=incidents]').getBoundingClientRect().top,
     document.querySelector('table.models').getBoundingClientRect().top]);
