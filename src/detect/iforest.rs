@@ -37,11 +37,6 @@ pub struct IsolationForestParams {
     pub max_samples: Option<usize>,
     pub contamination: f64,
     pub seed: u64,
-    /// How likely each feature is to be drawn for a split (`None`: all alike, scikit-learn's
-    /// rule). The default preset weights feature groups equally, so a group of many columns
-    /// does not crowd out a group of one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub feature_weights: Option<Vec<f64>>,
 }
 
 /// Parameters that passed [`IsolationForestParams::check`].
@@ -50,13 +45,7 @@ pub struct IsolationForestValidParams(IsolationForestParams);
 
 impl Default for IsolationForestParams {
     fn default() -> Self {
-        IsolationForestParams {
-            n_trees: 100,
-            max_samples: None,
-            contamination: 0.0045,
-            seed: 42,
-            feature_weights: None,
-        }
+        IsolationForestParams { n_trees: 100, max_samples: None, contamination: 0.0045, seed: 42 }
     }
 }
 
@@ -77,17 +66,8 @@ impl IsolationForestParams {
         self.seed = seed;
         self
     }
-    pub fn feature_weights(mut self, w: Vec<f64>) -> Self {
-        self.feature_weights = Some(w);
-        self
-    }
 
     pub fn check(self) -> Result<IsolationForestValidParams, DetectError> {
-        if let Some(w) = &self.feature_weights
-            && (w.iter().any(|x| !(x.is_finite() && *x >= 0.0)) || w.iter().sum::<f64>() <= 0.0)
-        {
-            return Err(invalid("feature_weights", "must be finite, non-negative and not all zero"));
-        }
         if self.n_trees == 0 {
             return Err(invalid("n_trees", "must be at least 1"));
         }
@@ -139,21 +119,12 @@ impl IsolationForestValidParams {
         }
         let max_samples = p.max_samples.unwrap_or(256).min(data.rows);
         let max_depth = (max_samples.max(2) as f64).log2().ceil() as usize;
-        if let Some(w) = &p.feature_weights
-            && w.len() != data.cols
-        {
-            return Err(invalid(
-                "feature_weights",
-                format!("{} weights for {} features", w.len(), data.cols),
-            ));
-        }
-        let weights = p.feature_weights.as_deref();
         let trees = (0..p.n_trees)
             .map(|t| {
                 let mut r = rng(p.seed, t as u64 + 1);
                 let mut idx = sample_without_replacement(&mut r, data.rows, max_samples);
                 let mut nodes = Vec::new();
-                build(data, &mut idx, 0, max_depth, weights, &mut r, &mut nodes);
+                build(data, &mut idx, 0, max_depth, &mut r, &mut nodes);
                 Tree { nodes }
             })
             .collect();
@@ -167,7 +138,6 @@ fn build(
     idx: &mut [usize],
     depth: usize,
     max_depth: usize,
-    weights: Option<&[f64]>,
     r: &mut DetRng,
     nodes: &mut Vec<Node>,
 ) -> usize {
@@ -181,10 +151,7 @@ fn build(
     let mut features: Vec<usize> = (0..data.cols).collect();
     let mut split = None;
     while !features.is_empty() {
-        let k = match weights {
-            None => (uniform(r, 0.0, features.len() as f64) as usize).min(features.len() - 1),
-            Some(w) => weighted_pick(r, &features, w),
-        };
+        let k = (uniform(r, 0.0, features.len() as f64) as usize).min(features.len() - 1);
         let f = features.swap_remove(k);
         let (lo, hi) = idx.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &i| {
             let v = f64::from(data.data[i * data.cols + f]);
@@ -213,27 +180,10 @@ fn build(
         }
     }
     let (l, rgt) = idx.split_at_mut(mid);
-    let left = build(data, l, depth + 1, max_depth, weights, r, nodes);
-    let right = build(data, rgt, depth + 1, max_depth, weights, r, nodes);
+    let left = build(data, l, depth + 1, max_depth, r, nodes);
+    let right = build(data, rgt, depth + 1, max_depth, r, nodes);
     nodes[at] = Node::Split { feature, threshold, left, right };
     at
-}
-
-/// An index into `features`, drawn with probability proportional to its weight (uniformly
-/// when the remaining weights are all zero).
-fn weighted_pick(r: &mut DetRng, features: &[usize], w: &[f64]) -> usize {
-    let total: f64 = features.iter().map(|&f| w[f]).sum();
-    if total <= 0.0 {
-        return (uniform(r, 0.0, features.len() as f64) as usize).min(features.len() - 1);
-    }
-    let mut u = uniform(r, 0.0, total);
-    for (k, &f) in features.iter().enumerate() {
-        u -= w[f];
-        if u < 0.0 {
-            return k;
-        }
-    }
-    features.len() - 1
 }
 
 impl Tree {
@@ -306,10 +256,6 @@ mod tests {
             Err(DetectError::InvalidParam { name: "contamination", .. })
         ));
         assert!(IsolationForest::params().contamination(0.5).check().is_ok());
-        assert!(matches!(
-            IsolationForest::params().feature_weights(vec![0.0, 0.0]).check(),
-            Err(DetectError::InvalidParam { name: "feature_weights", .. })
-        ));
         assert!(matches!(
             IsolationForest::params().max_samples(0).check(),
             Err(DetectError::InvalidParam { name: "max_samples", .. })

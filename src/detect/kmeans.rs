@@ -158,19 +158,6 @@ impl KMeans {
             })
             .collect()
     }
-
-    /// Euclidean distance of each row to its nearest centroid (the default preset's score: a
-    /// packet far from every kind of traffic the capture has).
-    pub fn score_nearest(&self, data: &Matrix<f64>) -> Scores {
-        (0..data.rows)
-            .map(|r| {
-                (0..self.centroids.rows)
-                    .map(|c| sq_dist(data.row(r), self.centroids.row(c)))
-                    .fold(f64::INFINITY, f64::min)
-                    .sqrt()
-            })
-            .collect()
-    }
 }
 
 #[cfg(test)]
@@ -201,6 +188,7 @@ mod tests {
         // a point at 0 is 0 from one centroid and 10 from the other: mean 5
         let s = model.score(&Matrix { rows: 2, cols: 1, data: vec![0.0, 20.0] });
         assert_eq!(s, vec![5.0, 15.0]);
-        assert_eq!(model.score_nearest(&Matrix { rows: 2, cols: 1, data: vec![0.0, 20.0] }), vec![0.0, 10.0]);
+        let near = model.score_columns(&Matrix { rows: 2, cols: 1, data: vec![0.0, 20.0] }, &[vec![0]]);
+        assert_eq!(near, vec![vec![0.0, 10.0]]);
     }
 }
