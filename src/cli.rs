@@ -50,6 +50,15 @@ struct DetectArgs {
     /// Default preset: flag packets whose combined score (surprise) is at least this.
     #[arg(long)]
     threshold: Option<f64>,
+    /// Default preset: the isolation forest flags scores above this (default: its top 0.1 %).
+    #[arg(long)]
+    iforest_threshold: Option<f64>,
+    /// Default preset: k-means flags scores above this (default: its top 0.1 %).
+    #[arg(long)]
+    kmeans_threshold: Option<f64>,
+    /// Default preset: the autoencoder flags scores above this (default: its top 0.1 %).
+    #[arg(long)]
+    autoencoder_threshold: Option<f64>,
     /// Seed of every random choice.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -98,6 +107,11 @@ impl DetectArgs {
         if let Some(t) = self.threshold {
             p.context.threshold = t;
         }
+        p.context.engine_thresholds = crate::pipeline::EngineThresholds {
+            iforest: self.iforest_threshold,
+            kmeans: self.kmeans_threshold,
+            autoencoder: self.autoencoder_threshold,
+        };
         p.autoencoder.percentile = self.percentile;
         p.iforest.contamination = self.contamination;
         p.kmeans.k = self.k;
@@ -611,14 +625,25 @@ fn bench(files: &[PathBuf], runs: usize, detect_runs: usize) -> anyhow::Result<(
         for (preset, params) in [("seed", Params::seed(42)), ("default (context)", Params::context(42))] {
             let mut per_stage: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
             let mut wall = Vec::new();
+            let mut recut = Vec::new();
             for _ in 0..detect_runs {
                 let t = Instant::now();
                 let a = pipeline::run(&bytes, "bench", &params, &mut NoProgress)?;
                 wall.push(t.elapsed().as_secs_f64());
-                if let Some(r) = a.report {
-                    for (k, v) in r.timings_s {
-                        per_stage.entry(k).or_default().push(v);
+                if let Some(r) = &a.report {
+                    for (k, v) in &r.timings_s {
+                        per_stage.entry(k.clone()).or_default().push(*v);
                     }
+                }
+                // What the page's slider costs in the worker: flag again, regroup, and build
+                // every answer (view, JSON, CSV, Markdown).
+                if let Some(mut s) = crate::session::Session::new(a, "bench", bytes.len(), params.clone())
+                    && s.recut(params.context.threshold - 0.5, Default::default()).is_ok()
+                {
+                    let t = Instant::now();
+                    s.recut(params.context.threshold, Default::default())?;
+                    s.results(5_000)?;
+                    recut.push(t.elapsed().as_secs_f64());
                 }
             }
             println!(
@@ -628,6 +653,12 @@ fn bench(files: &[PathBuf], runs: usize, detect_runs: usize) -> anyhow::Result<(
             );
             for (k, v) in per_stage {
                 println!("  {k:<10}{:>9.3}", median(v));
+            }
+            if !recut.is_empty() {
+                println!(
+                    "  threshold moved: flags, incidents and every answer again in {:.0} ms",
+                    median(recut) * 1e3
+                );
             }
         }
     }

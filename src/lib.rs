@@ -11,7 +11,7 @@
 //!   → detect (autoencoder, isolation forest → random forest, k-means, combined score)
 //!   → evaluate (agreement and label measures) → incidents (group, explain, filter)
 //!   → report (the one result type) → assess (a report against labels), markdown (its export)
-//!   → pipeline (run the stages, report progress)
+//!   → pipeline (run the stages, report progress) → session (a finished analysis, cut again)
 //!   → protocol (page ⇄ worker messages)
 //! chart     (pure geometry → display list; depends on result types only)
 //! format    (number formatting; used by every layer, uses nothing)
@@ -36,6 +36,7 @@ pub mod parity;
 pub mod pipeline;
 pub mod protocol;
 pub mod report;
+pub mod session;
 pub mod stats;
 
 #[cfg(feature = "web")]

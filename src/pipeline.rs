@@ -18,7 +18,7 @@ use crate::detect::iforest::IsolationForestParams;
 use crate::detect::kmeans::KMeansParams;
 use crate::detect::random_forest::RandomForestParams;
 use crate::detect::rng::{rng, sample_without_replacement};
-use crate::detect::{DetectError, Threshold};
+use crate::detect::{DetectError, Threshold, Verdicts};
 use crate::features::context::{self, COLUMNS, Group};
 use crate::features::scale::Surprise;
 use crate::features::{self, Matrix};
@@ -93,6 +93,9 @@ pub struct ContextParams {
     pub autoencoder_rows: usize,
     /// Each detector's own flags: scores above this percentile.
     pub detector_percentile: f64,
+    /// Engines whose own line is set by value instead (the page's advanced sliders).
+    #[serde(default)]
+    pub engine_thresholds: EngineThresholds,
     pub combine: Combine,
     /// Packets whose combined score is at least this are flagged.
     pub threshold: f64,
@@ -112,6 +115,7 @@ impl ContextParams {
             autoencoder: AutoencoderParams::default().epochs(10).batch_size(64).seed(seed),
             autoencoder_rows: 20_000,
             detector_percentile: 99.9,
+            engine_thresholds: EngineThresholds::default(),
             combine: Combine::Mean,
             threshold: 3.0,
             incidents: IncidentParams::default(),
@@ -219,12 +223,14 @@ pub enum PipelineError {
 }
 
 /// The result of [`run`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Analysis {
     pub capture: Capture,
     pub overview: Overview,
     /// `None` when detection was not asked for or the capture has no packets.
     pub report: Option<Report>,
+    /// The default preset's scores, kept to cut again at other thresholds.
+    pub scored: Option<Scored>,
 }
 
 fn go(flow: ControlFlow<()>) -> Result<(), PipelineError> {
@@ -270,19 +276,21 @@ pub async fn run_with(
     go(sink.event(Event::StageDone { stage: Stage::Overview, seconds: t.elapsed().as_secs_f64() }))?;
 
     // A capture without packets has an overview (0 packets) but nothing to detect.
-    let report = if params.detect && !capture.is_empty() {
-        Some(detect(&capture, name, bytes.len(), params, compute, sink, timings).await?)
+    let (report, scored) = if params.detect && !capture.is_empty() {
+        let (report, scored) = detect(&capture, name, bytes.len(), params, compute, sink, timings).await?;
+        (Some(report), scored)
     } else {
-        None
+        (None, None)
     };
-    Ok(Analysis { capture, overview, report })
+    Ok(Analysis { capture, overview, report, scored })
 }
 
 fn to_json<T: Serialize>(v: &T) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
 }
 
-/// Runs the preset's detectors on a parsed capture.
+/// Runs the preset's detectors on a parsed capture: the report, and for the default preset
+/// the scores that [`Scored::report`] cuts again at other thresholds.
 pub async fn detect(
     capture: &Capture,
     name: &str,
@@ -291,13 +299,17 @@ pub async fn detect(
     compute: &Compute,
     sink: &mut impl ProgressSink,
     timings: BTreeMap<String, f64>,
-) -> Result<Report, PipelineError> {
+) -> Result<(Report, Option<Scored>), PipelineError> {
     if capture.is_empty() {
         return Err(PipelineError::NoPackets);
     }
     match params.preset {
-        Preset::Seed => detect_seed(capture, name, bytes, params, compute, sink, timings).await,
-        Preset::Context => detect_context(capture, name, bytes, params, compute, sink, timings).await,
+        Preset::Seed => Ok((detect_seed(capture, name, bytes, params, compute, sink, timings).await?, None)),
+        Preset::Context => {
+            let (report, scored) =
+                detect_context(capture, name, bytes, params, compute, sink, timings).await?;
+            Ok((report, Some(scored)))
+        }
     }
 }
 
@@ -528,11 +540,10 @@ async fn detect_context(
     compute: &Compute,
     sink: &mut impl ProgressSink,
     mut timings: BTreeMap<String, f64>,
-) -> Result<Report, PipelineError> {
+) -> Result<(Report, Scored), PipelineError> {
     let p = &params.context;
     let row_no = &capture.no;
     let n = capture.len();
-    let mut detectors = BTreeMap::new();
 
     let t = Instant::now();
     go(sink.event(Event::Progress { stage: Stage::Features, fraction: 0.0 }))?;
@@ -543,7 +554,6 @@ async fn detect_context(
     // weights). Built when needed and dropped after, to keep a million packets within budget.
     let w: Vec<f64> = group_weights().iter().map(|w| w.sqrt()).collect();
     let weighted = |i: usize, v: f32| f64::from(v) * w[i % x.cols];
-    let feature_names: Vec<&str> = COLUMNS.iter().map(|c| c.name).collect();
     let features_s = t.elapsed().as_secs_f64();
     timings.insert("features".into(), features_s);
     go(sink.event(Event::StageDone { stage: Stage::Features, seconds: features_s }))?;
@@ -629,69 +639,131 @@ async fn detect_context(
     timings.insert("ae".into(), ae_s);
     go(sink.event(Event::StageDone { stage: Stage::Autoencoder, seconds: ae_s }))?;
 
-    // Combined score and incidents.
-    let t = Instant::now();
-    go(sink.event(Event::Progress { stage: Stage::Incidents, fraction: 0.0 }))?;
-    let own = Threshold::Percentile(p.detector_percentile);
-    let if_v = own.apply(&if_scores);
-    let km_v = own.apply(&km_scores);
-    let ae_v = own.apply(&ae_scores);
-    let combined = combine::combine_surprises(p.combine, &[&if_scores, &km_scores, &ae_scores]);
-    let combined_v = Threshold::AtLeast(p.threshold).apply(&combined);
-    let found = incidents::find(
-        &incidents::Inputs {
-            capture,
-            context: &ctx,
-            scale: &scale,
-            combined: &combined,
-            flagged: &combined_v.flagged,
-            detectors: &[
-                (report::IFOREST, &if_v.flagged),
-                (report::KMEANS, &km_v.flagged),
-                (report::AUTOENCODER, &ae_v.flagged),
-            ],
-        },
-        &p.incidents,
-    );
-    let inc_s = t.elapsed().as_secs_f64();
-    timings.insert("incidents".into(), inc_s);
-
-    detectors.insert(
-        report::IFOREST.to_string(),
-        DetectorReport::new(row_no, if_scores, &if_v, to_json(&p.iforest))
-            .detail("forests", groups.len())
-            .timing("fit_score", if_s),
-    );
-    detectors.insert(
-        report::KMEANS.to_string(),
-        DetectorReport::new(row_no, km_scores, &km_v, to_json(&p.kmeans))
-            .detail("cluster_sizes", km.as_ref().map(|m| m.cluster_sizes.clone()))
-            .detail("fit_rows", fit_on.rows)
-            .timing("fit_score", km_s),
-    );
-    detectors.insert(
-        report::AUTOENCODER.to_string(),
-        DetectorReport::new(row_no, ae_scores, &ae_v, to_json(&p.autoencoder))
-            .detail("backend", &backend.backend)
-            .detail("backend_reason", &backend.reason)
-            .detail("fit_rows", train_on.rows)
-            .detail("loss_history", model.history.iter().map(|e| e.loss).collect::<Vec<_>>())
-            .timing("fit_score", ae_s),
-    );
-    detectors.insert(
-        report::COMBINED.to_string(),
-        DetectorReport::new(
+    let engine = |name: &'static str,
+                  cut: fn(&EngineThresholds) -> Option<f64>,
+                  scores: Vec<f64>,
+                  params: serde_json::Value,
+                  seconds: f64| Engine {
+        name,
+        cut,
+        report: DetectorReport::new(
             row_no,
-            combined,
-            &combined_v,
-            serde_json::json!({
-                "combine": p.combine, "threshold": p.threshold,
-            }),
+            Vec::new(),
+            &Verdicts { threshold: f64::NAN, flagged: Vec::new() },
+            params,
         )
-        .detail("feature_columns", &feature_names),
-    );
+        .timing("fit_score", seconds),
+        scores,
+    };
+    let mut iforest = engine(report::IFOREST, |t| t.iforest, if_scores, to_json(&p.iforest), if_s);
+    iforest.report = iforest.report.detail("forests", groups.len());
+    let mut kmeans = engine(report::KMEANS, |t| t.kmeans, km_scores, to_json(&p.kmeans), km_s);
+    kmeans.report = kmeans
+        .report
+        .detail("cluster_sizes", km.as_ref().map(|m| m.cluster_sizes.clone()))
+        .detail("fit_rows", fit_on.rows);
+    let mut ae = engine(report::AUTOENCODER, |t| t.autoencoder, ae_scores, to_json(&p.autoencoder), ae_s);
+    ae.report = ae
+        .report
+        .detail("backend", &backend.backend)
+        .detail("backend_reason", &backend.reason)
+        .detail("fit_rows", train_on.rows)
+        .detail("loss_history", model.history.iter().map(|e| e.loss).collect::<Vec<_>>());
+    let scored = Scored { ctx, scale, engines: [iforest, kmeans, ae], timings };
+
+    go(sink.event(Event::Progress { stage: Stage::Incidents, fraction: 0.0 }))?;
+    let report = scored.report(capture, name, bytes, params);
+    let inc_s = report.timings_s.get("incidents").copied().unwrap_or(0.0);
     go(sink.event(Event::StageDone { stage: Stage::Incidents, seconds: inc_s }))?;
-    Ok(finish(capture, name, bytes, params, detectors, timings, Some(report::COMBINED.to_string()), found))
+    Ok((report, scored))
+}
+
+/// One engine of the default preset after scoring: its scores and its report without verdicts.
+#[derive(Debug, Clone)]
+struct Engine {
+    name: &'static str,
+    /// Its own threshold among the preset's [`EngineThresholds`].
+    cut: fn(&EngineThresholds) -> Option<f64>,
+    scores: Vec<f64>,
+    report: DetectorReport,
+}
+
+/// Where each engine of the default preset draws its own line: `None` is its top
+/// `detector_percentile` %, a value flags scores strictly above it (on the engine's surprise
+/// scale, the same scale as the combined score).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct EngineThresholds {
+    pub iforest: Option<f64>,
+    pub kmeans: Option<f64>,
+    pub autoencoder: Option<f64>,
+}
+
+/// The default preset after its engines have scored: what a new threshold needs to flag again
+/// and regroup the incidents without training again (the page's slider; the CLI's
+/// `--threshold` goes through the same [`Scored::report`]).
+#[derive(Debug, Clone)]
+pub struct Scored {
+    ctx: context::Context,
+    scale: Surprise,
+    engines: [Engine; 3],
+    timings: BTreeMap<String, f64>,
+}
+
+impl Scored {
+    /// The report at `params.context`'s thresholds: each engine's flags, the combined score
+    /// and its flags, and the incidents.
+    pub fn report(&self, capture: &Capture, name: &str, bytes: usize, params: &Params) -> Report {
+        let p = &params.context;
+        let t = Instant::now();
+        let row_no = &capture.no;
+        let own = |engine: &Engine| {
+            match (engine.cut)(&p.engine_thresholds) {
+                Some(v) => Threshold::Fixed(v),
+                None => Threshold::Percentile(p.detector_percentile),
+            }
+            .apply(&engine.scores)
+        };
+        let verdicts: Vec<Verdicts> = self.engines.iter().map(own).collect();
+        let scores: Vec<&[f64]> = self.engines.iter().map(|e| e.scores.as_slice()).collect();
+        let combined = combine::combine_surprises(p.combine, &scores);
+        let combined_v = Threshold::AtLeast(p.threshold).apply(&combined);
+        let by: Vec<(&str, &[usize])> =
+            self.engines.iter().zip(&verdicts).map(|(e, v)| (e.name, v.flagged.as_slice())).collect();
+        let found = incidents::find(
+            &incidents::Inputs {
+                capture,
+                context: &self.ctx,
+                scale: &self.scale,
+                combined: &combined,
+                flagged: &combined_v.flagged,
+                detectors: &by,
+            },
+            &p.incidents,
+        );
+        let mut detectors = BTreeMap::new();
+        for (e, v) in self.engines.iter().zip(&verdicts) {
+            let mut r = DetectorReport::new(row_no, e.scores.clone(), v, e.report.params.clone());
+            r.timings_s = e.report.timings_s.clone();
+            r.details = e.report.details.clone();
+            detectors.insert(e.name.to_string(), r);
+        }
+        let feature_names: Vec<&str> = COLUMNS.iter().map(|c| c.name).collect();
+        detectors.insert(
+            report::COMBINED.to_string(),
+            DetectorReport::new(
+                row_no,
+                combined,
+                &combined_v,
+                serde_json::json!({
+                    "combine": p.combine, "threshold": p.threshold,
+                }),
+            )
+            .detail("feature_columns", &feature_names),
+        );
+        let mut timings = self.timings.clone();
+        timings.insert("incidents".into(), t.elapsed().as_secs_f64());
+        finish(capture, name, bytes, params, detectors, timings, Some(report::COMBINED.to_string()), found)
+    }
 }
 
 #[cfg(test)]
@@ -739,11 +811,14 @@ mod tests {
     #[test]
     fn a_sink_can_cancel() {
         let mut sink = Collect(Vec::new(), Some(Stage::Overview));
-        assert_eq!(run(&csv(3), "x.csv", &Params::overview_only(), &mut sink), Err(PipelineError::Cancelled));
+        assert_eq!(
+            run(&csv(3), "x.csv", &Params::overview_only(), &mut sink).err(),
+            Some(PipelineError::Cancelled)
+        );
         let mut sink = Collect(Vec::new(), Some(Stage::KMeans));
         let mut p = Params::seed(42);
         p.autoencoder.epochs = 1;
-        assert_eq!(run(&csv(300), "x.csv", &p, &mut sink), Err(PipelineError::Cancelled));
+        assert_eq!(run(&csv(300), "x.csv", &p, &mut sink).err(), Some(PipelineError::Cancelled));
     }
 
     #[test]

@@ -10,18 +10,24 @@ use serde::{Deserialize, Serialize};
 
 use crate::capture::Warning;
 use crate::detect::autoencoder::{BackendNote, Preference};
-use crate::pipeline::{Params, Stage};
+use crate::pipeline::{EngineThresholds, Params, Stage};
 use crate::report::ResultsView;
 use crate::stats::Overview;
 
 /// Bumped when a message changes shape; page and worker must agree.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ToWorker {
     /// Analyse the bytes sent beside this message with `params`, the autoencoder on `backend`
     /// (CPU, WebGPU, or automatic). `job` is echoed in every answer.
     Analyze { job: u64, file_name: String, params: Box<Params>, backend: Preference },
+    /// Flag again and regroup the incidents of `job`'s finished analysis (the default preset)
+    /// at these thresholds, without training again; answered by `Results`.
+    Recut { job: u64, threshold: f64, engines: EngineThresholds },
+    /// Ground truth for `job`'s capture: a `NAME.labels.csv` and, optionally, its
+    /// `NAME.stats.json` attack table. Every `Results` after it carries the evaluation.
+    Labels { job: u64, labels: String, stats: Option<String> },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -63,6 +69,12 @@ pub enum FromWorker {
         /// The Markdown report (capture text escaped).
         markdown: String,
     },
+    /// A `Recut` or `Labels` request could not be done (a bad labels file, say); the analysis
+    /// stands as it was.
+    Rejected {
+        job: u64,
+        error: ErrorReport,
+    },
     /// `memory_bytes`: the worker's wasm linear memory at the end (its peak: it never shrinks).
     Done {
         job: u64,
@@ -91,6 +103,7 @@ impl FromWorker {
             | FromWorker::Epoch { job, .. }
             | FromWorker::Results { job, .. }
             | FromWorker::Done { job, .. }
+            | FromWorker::Rejected { job, .. }
             | FromWorker::Failed { job, .. }
             | FromWorker::Crashed { job, .. } => Some(*job),
         }

@@ -221,6 +221,9 @@ pub struct DetectorSummary {
     pub name: String,
     pub count: usize,
     pub threshold: f64,
+    /// The highest score (the end of the page's threshold slider).
+    #[serde(default)]
+    pub max: f64,
     /// Score histogram (log10 of the score, 40 bins) with the threshold's position.
     pub histogram: crate::stats::Histogram,
 }
@@ -292,6 +295,9 @@ pub struct ResultsView {
     pub flagged_total: usize,
     pub loss_history: Vec<f64>,
     pub scatter: Scatter,
+    /// Against the labels the person gave, at the current thresholds.
+    #[serde(default)]
+    pub evaluation: Option<crate::assess::Evaluation>,
 }
 
 /// The scatter raster's size: the plot area of the page's chart, in CSS pixels.
@@ -398,6 +404,7 @@ impl Report {
                 name: name.clone(),
                 count: d.count,
                 threshold: d.threshold,
+                max: d.scores.iter().copied().filter(|s| s.is_finite()).fold(0.0, f64::max),
                 histogram: log_score_histogram(&d.scores, 40),
             })
             .collect();
@@ -416,6 +423,7 @@ impl Report {
             flagged_total,
             loss_history,
             scatter: Scatter::of(self, capture, index, SCATTER_W, SCATTER_H),
+            evaluation: None,
         }
     }
 }

@@ -46,3 +46,11 @@ pub fn copy_text(text: &str) {
         let _ = w.navigator().clipboard().write_text(text);
     }
 }
+
+/// Reads a chosen or dropped file as UTF-8 text (bytes that are not UTF-8 become U+FFFD).
+pub async fn read_text(file: &web_sys::File) -> Result<String, String> {
+    let text = wasm_bindgen_futures::JsFuture::from(file.text())
+        .await
+        .map_err(|e| format!("cannot read {}: {e:?}", file.name()))?;
+    text.as_string().ok_or_else(|| format!("{} did not read as text", file.name()))
+}

@@ -2,7 +2,7 @@
 //! come with them (the autoencoder on the CPU or WebGPU, see [`super::gpu`]), and posts
 //! [`FromWorker`] answers. Started by the `worker` binary.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::ops::ControlFlow;
 
 use js_sys::{ArrayBuffer, Reflect, Uint8Array};
@@ -11,11 +11,10 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 use web_time::Instant;
 
 use super::{from_js, to_js};
-use crate::capture::Capture;
 use crate::detect::autoencoder::{Compute, Preference};
 use crate::pipeline::{self, Event, ProgressSink, Stage};
 use crate::protocol::{ErrorReport, FromWorker, PROTOCOL_VERSION, ToWorker};
-use crate::report::Report;
+use crate::session::Session;
 
 /// How many flagged packets the page's table receives (the CSV download has them all).
 const FLAGGED_ROWS: usize = 5_000;
@@ -26,6 +25,8 @@ const PROGRESS_EVERY_MS: u128 = 50;
 thread_local! {
     /// The job being analysed, so that a panic is reported against it.
     static CURRENT_JOB: Cell<Option<u64>> = const { Cell::new(None) };
+    /// The last finished analysis and its job, for `Recut` and `Labels`.
+    static SESSION: RefCell<Option<(u64, Session)>> = const { RefCell::new(None) };
 }
 
 /// A panic (a bug, or a GPU device lost inside burn) traps the wasm instance. Inside an async
@@ -124,35 +125,68 @@ async fn handle(scope: DedicatedWorkerGlobalScope, data: JsValue) {
                 },
             };
             let mut sink = PostingSink { scope: scope.clone(), job, last: None };
+            SESSION.set(None); // its memory is needed for this run
             let answer = match pipeline::run_with(&bytes, &file_name, &params, &compute, &mut sink).await {
-                Ok(analysis) => match analysis.report.as_ref().map(|r| results(job, r, &analysis.capture)) {
-                    Some(Err(message)) => FromWorker::Failed { job, error: ErrorReport { message } },
-                    results => {
-                        if let Some(Ok(results)) = results {
+                Ok(analysis) => match Session::new(analysis, &file_name, bytes.len(), *params) {
+                    None => done(job, started),
+                    Some(session) => match results(job, &session) {
+                        Ok(results) => {
                             post(&scope, &results);
+                            SESSION.set(Some((job, session)));
+                            done(job, started)
                         }
-                        FromWorker::Done {
-                            job,
-                            seconds: started.elapsed().as_secs_f64(),
-                            memory_bytes: memory_bytes(),
-                        }
-                    }
+                        Err(error) => FromWorker::Failed { job, error },
+                    },
                 },
                 Err(e) => FromWorker::Failed { job, error: e.into() },
             };
             post(&scope, &answer);
             CURRENT_JOB.set(None);
         }
+        ToWorker::Recut { job, threshold, engines } => {
+            with_session(&scope, job, |s| s.recut(threshold, engines).map_err(ErrorReport::from));
+        }
+        ToWorker::Labels { job, labels, stats } => with_session(&scope, job, |s| {
+            s.set_labels(labels.as_bytes(), stats.as_deref().map(str::as_bytes)).map_err(ErrorReport::from)
+        }),
     }
 }
 
-/// The `Results` message of a finished analysis: the page's view, the report as JSON and every
-/// flagged packet as CSV.
-fn results(job: u64, report: &Report, capture: &Capture) -> Result<FromWorker, String> {
-    let report_json = serde_json::to_string(report).map_err(|e| e.to_string())?;
-    let (view, flagged_csv) = report.view_and_csv(capture, FLAGGED_ROWS).map_err(|e| e.to_string())?;
-    let markdown = crate::markdown::markdown(report);
-    Ok(FromWorker::Results { job, view: Box::new(view), report_json, flagged_csv, markdown })
+fn done(job: u64, started: Instant) -> FromWorker {
+    FromWorker::Done { job, seconds: started.elapsed().as_secs_f64(), memory_bytes: memory_bytes() }
+}
+
+/// Applies `change` to `job`'s session and posts its new results, or `Rejected` with the
+/// change's error (the session is unchanged then). A job whose session is gone (a newer
+/// analysis started) gets no answer: the page no longer waits for it.
+fn with_session(
+    scope: &DedicatedWorkerGlobalScope,
+    job: u64,
+    change: impl FnOnce(&mut Session) -> Result<(), ErrorReport>,
+) {
+    let answer = SESSION.with_borrow_mut(|current| {
+        let (_, session) = current.as_mut().filter(|(j, _)| *j == job)?;
+        Some(match change(session).and_then(|()| results(job, session)) {
+            Ok(r) => r,
+            Err(error) => FromWorker::Rejected { job, error },
+        })
+    });
+    if let Some(answer) = answer {
+        post(scope, &answer);
+    }
+}
+
+/// The `Results` message of a session: the page's view, the report as JSON, every flagged
+/// packet as CSV and the Markdown report.
+fn results(job: u64, session: &Session) -> Result<FromWorker, ErrorReport> {
+    let r = session.results(FLAGGED_ROWS)?;
+    Ok(FromWorker::Results {
+        job,
+        view: Box::new(r.view),
+        report_json: r.report_json,
+        flagged_csv: r.flagged_csv,
+        markdown: r.markdown,
+    })
 }
 
 /// Size of this worker's wasm linear memory.

@@ -46,6 +46,28 @@ struct Ctx {
 }
 
 impl Ctx {
+    /// Several files dropped or chosen at once: the capture, and a `NAME.labels.csv` (with
+    /// its `NAME.stats.json`) to evaluate it against.
+    fn analyse_files(self, files: Vec<File>) {
+        let is_truth = |f: &File| {
+            let n = f.name().to_ascii_lowercase();
+            n.ends_with(".labels.csv") || n.ends_with(".stats.json")
+        };
+        let (truth, captures): (Vec<File>, Vec<File>) = files.into_iter().partition(is_truth);
+        let Some(capture) = captures.into_iter().next() else { return };
+        self.analyse(Source::File(capture));
+        if !truth.is_empty() {
+            let analysis = self.analysis;
+            wasm_bindgen_futures::spawn_local(async move {
+                match results::read_labels(truth).await {
+                    Ok(Some((labels, stats))) => analysis.labels(labels, stats),
+                    Ok(None) => {}
+                    Err(m) => web_sys::console::error_1(&m.into()),
+                }
+            });
+        }
+    }
+
     /// Reads the source into an `ArrayBuffer` and starts the analysis with the current parameters.
     fn analyse(self, source: Source) {
         self.source.set_value(Some(source.clone()));
@@ -104,9 +126,13 @@ pub fn App() -> impl IntoView {
             <Warnings analysis=analysis />
             <OverviewPanel analysis=analysis />
             <results::Training analysis=analysis />
-            <results::ResultsPanel analysis=analysis />
+            <results::ResultsPanel analysis=analysis params=ctx.params />
         </main>
     }
+}
+
+fn files(list: Option<web_sys::FileList>) -> Vec<File> {
+    list.map(|l| (0..l.length()).filter_map(|i| l.get(i)).collect()).unwrap_or_default()
 }
 
 #[component]
@@ -114,17 +140,13 @@ fn DropZone(ctx: Ctx) -> impl IntoView {
     let (hover, set_hover) = signal(false);
     let on_change = move |ev: leptos::ev::Event| {
         let input: web_sys::HtmlInputElement = event_target(&ev);
-        if let Some(file) = input.files().and_then(|f| f.get(0)) {
-            ctx.analyse(Source::File(file));
-        }
+        ctx.analyse_files(files(input.files()));
         input.set_value(""); // choosing the same file again runs again
     };
     let on_drop = move |ev: leptos::ev::DragEvent| {
         ev.prevent_default();
         set_hover.set(false);
-        if let Some(file) = ev.data_transfer().and_then(|d| d.files()).and_then(|f| f.get(0)) {
-            ctx.analyse(Source::File(file));
-        }
+        ctx.analyse_files(files(ev.data_transfer().and_then(|d| d.files())));
     };
     view! {
         <section
@@ -138,7 +160,7 @@ fn DropZone(ctx: Ctx) -> impl IntoView {
             <p><strong>"Drop a Wireshark CSV export here"</strong>" or "</p>
             <label class="button">
                 "Choose a file…"
-                <input id="file" type="file" accept=".csv,.tsv,.txt,text/csv" data-testid="file-input" on:change=on_change />
+                <input id="file" type="file" multiple accept=".csv,.tsv,.txt,.json,text/csv" data-testid="file-input" on:change=on_change />
             </label>
             " "
             <button class="secondary" data-testid="try-sample" on:click=move |_| ctx.analyse(Source::Sample)>

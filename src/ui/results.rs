@@ -13,8 +13,8 @@ use crate::chart;
 use crate::detect::autoencoder::Preference;
 use crate::format::thousands;
 use crate::incidents::Incident;
-use crate::pipeline::{Params, Preset};
-use crate::report::ResultsView;
+use crate::pipeline::{EngineThresholds, Params, Preset};
+use crate::report::{self, DetectorSummary, ResultsView};
 
 const W: f64 = 540.0;
 const H: f64 = 240.0;
@@ -199,11 +199,197 @@ pub fn Training(analysis: UseAnalysis) -> impl IntoView {
     }
 }
 
+/// The results, and above them the controls that stay put while the results change under
+/// them: the threshold sliders and the labelled evaluation.
 #[component]
-pub fn ResultsPanel(analysis: UseAnalysis) -> impl IntoView {
+pub fn ResultsPanel(analysis: UseAnalysis, params: RwSignal<Params>) -> impl IntoView {
+    let context = move || analysis.results.with(|r| r.as_ref().is_some_and(|v| v.preset == Preset::Context));
     view! {
+        <Show when=context>
+            <Thresholds analysis=analysis params=params />
+            <EvaluationPanel analysis=analysis />
+        </Show>
         {move || analysis.results.get().map(|r| view! { <Results view=r analysis=analysis /> })}
     }
+}
+
+/// One engine's own line among the default preset's engine thresholds.
+struct EngineCut {
+    name: &'static str,
+    get: fn(&EngineThresholds) -> Option<f64>,
+    set: fn(&mut EngineThresholds, Option<f64>),
+}
+
+const ENGINE_CUTS: [EngineCut; 3] = [
+    EngineCut { name: report::IFOREST, get: |t| t.iforest, set: |t, v| t.iforest = v },
+    EngineCut { name: report::KMEANS, get: |t| t.kmeans, set: |t, v| t.kmeans = v },
+    EngineCut { name: report::AUTOENCODER, get: |t| t.autoencoder, set: |t, v| t.autoencoder = v },
+];
+
+/// A detector's summary in the current results.
+fn summary(analysis: UseAnalysis, name: &str) -> Option<DetectorSummary> {
+    analysis.results.with(|r| r.as_ref().and_then(|v| v.detectors.iter().find(|d| d.name == name).cloned()))
+}
+
+/// The end of a slider over scores up to `max`.
+fn slider_end(max: f64) -> String {
+    format!("{:.2}", (max * 10.0).ceil() / 10.0 + 0.1)
+}
+
+/// The live threshold: a slider on the combined score and, in an advanced section, one per
+/// engine. Moving one flags again and regroups the incidents in the worker, without training.
+#[component]
+fn Thresholds(analysis: UseAnalysis, params: RwSignal<Params>) -> impl IntoView {
+    let recut =
+        move || params.with_untracked(|p| analysis.recut(p.context.threshold, p.context.engine_thresholds));
+    let combined = move || summary(analysis, report::COMBINED);
+    let status = move || {
+        let (count, incidents) = analysis.results.with(|r| {
+            r.as_ref().map_or((0, 0), |v| {
+                (
+                    v.detectors.iter().find(|d| d.name == report::COMBINED).map_or(0, |d| d.count),
+                    v.incidents.len(),
+                )
+            })
+        });
+        let took = analysis.cut_ms.get().map_or_else(String::new, |ms| format!(" · updated in {ms:.0} ms"));
+        format!("{} packets flagged, {} incidents{took}", thousands(count as u64), incidents)
+    };
+    view! {
+        <section class="thresholds" data-testid="thresholds">
+            <label class="slider">
+                <span>"Combined-score threshold"</span>
+                <input type="range" min="0" step="0.01" data-testid="threshold"
+                    prop:max=move || slider_end(combined().map_or(6.0, |d| d.max))
+                    prop:value=move || params.with(|p| format!("{:.2}", p.context.threshold))
+                    on:input=move |ev| {
+                        if let Ok(v) = event_target_value(&ev).parse::<f64>() {
+                            params.update(|p| p.context.threshold = v);
+                            recut();
+                        }
+                    } />
+                <output data-testid="threshold-value">{move || params.with(|p| format!("{:.2}", p.context.threshold))}</output>
+            </label>
+            <p class="cut-status" data-testid="cut-status">{status}</p>
+            {move || analysis.rejected.get().map(|m| view! { <p class="rejected" data-testid="rejected">{m}</p> })}
+            <details class="engine-cuts">
+                <summary>"Each engine's own line"</summary>
+                {ENGINE_CUTS.iter().map(|e| {
+                    let name = e.name;
+                    let (get, set) = (e.get, e.set);
+                    view! {
+                        <label class="slider">
+                            <span>{label(name).to_string()}</span>
+                            <input type="range" min="0" step="0.01" data-testid=format!("threshold-{}", testid(name))
+                                prop:max=move || slider_end(summary(analysis, name).map_or(6.0, |d| d.max))
+                                prop:value=move || {
+                                    let own = params.with(|p| get(&p.context.engine_thresholds));
+                                    format!("{:.2}", own.or_else(|| summary(analysis, name).map(|d| d.threshold)).unwrap_or(0.0))
+                                }
+                                on:input=move |ev| {
+                                    if let Ok(v) = event_target_value(&ev).parse::<f64>() {
+                                        params.update(|p| set(&mut p.context.engine_thresholds, Some(v)));
+                                        recut();
+                                    }
+                                } />
+                            <output>{move || summary(analysis, name).map_or_else(String::new, |d| format!("{:.2} · {} flagged", d.threshold, thousands(d.count as u64)))}</output>
+                        </label>
+                    }
+                }).collect_view()}
+                <button class="secondary" data-testid="engine-cuts-reset" on:click=move |_| {
+                    params.update(|p| p.context.engine_thresholds = EngineThresholds::default());
+                    recut();
+                }>"Back to each engine's top 0.1 %"</button>
+            </details>
+        </section>
+    }
+}
+
+fn ratio(v: f64) -> String {
+    if v.is_finite() { format!("{v:.3}") } else { "–".to_string() }
+}
+
+/// Ground truth in the page: a labels file (`NAME.labels.csv`, with its `NAME.stats.json`
+/// attack table if there is one) and what it says of the analysis at the current threshold.
+#[component]
+fn EvaluationPanel(analysis: UseAnalysis) -> impl IntoView {
+    let on_change = move |ev: leptos::ev::Event| {
+        let input: web_sys::HtmlInputElement = event_target(&ev);
+        let files: Vec<web_sys::File> =
+            input.files().map(|l| (0..l.length()).filter_map(|i| l.get(i)).collect()).unwrap_or_default();
+        input.set_value("");
+        wasm_bindgen_futures::spawn_local(async move {
+            match read_labels(files).await {
+                Ok(Some((labels, stats))) => analysis.labels(labels, stats),
+                Ok(None) => {}
+                Err(m) => web_sys::console::error_1(&m.into()),
+            }
+        });
+    };
+    view! {
+        <section class="evaluation" data-testid="evaluation">
+            <label class="button secondary">
+                "Compare with labels…"
+                <input type="file" multiple accept=".csv,.json" data-testid="labels-file" on:change=on_change />
+            </label>
+            <span class="hint">" a NAME.labels.csv (No.,label,attack), and its NAME.stats.json attack table if you have one"</span>
+            {move || analysis.results.get().and_then(|r| r.evaluation.clone()).map(|e| {
+                let combined = e.scores.get(&e.primary).cloned();
+                view! {
+                    <div class="evaluation-body" data-testid="evaluation-body">
+                        <p data-testid="evaluation-summary" data-flagged=e.flagged.to_string()
+                            data-found=e.instances_found.to_string() data-false=e.false_incidents.len().to_string()
+                            data-auc=combined.as_ref().map_or(String::new(), |s| s.roc_auc.to_string())
+                            data-threshold=e.threshold.to_string()>{format!(
+                            "ROC-AUC {} · average precision {} · at threshold {:.2}: {} flagged, precision {}, recall {} · instances found {}/{} · incidents {}, false {}",
+                            combined.as_ref().map_or("–".into(), |s| ratio(s.roc_auc)),
+                            combined.as_ref().map_or("–".into(), |s| ratio(s.average_precision)),
+                            e.threshold, thousands(e.flagged as u64), ratio(e.precision), ratio(e.recall),
+                            e.instances_found, e.instances.len(), e.incidents, e.false_incidents.len(),
+                        )}</p>
+                        <table class="instances">
+                            <thead><tr><th>"Attack"</th><th class="num">"Start"</th><th class="num">"Packets"</th><th class="num">"Flagged"</th><th>"Incident"</th></tr></thead>
+                            <tbody>
+                                {e.instances.iter().map(|i| view! {
+                                    <tr data-testid="instance" data-found=i.incident.is_some().to_string()>
+                                        <td>{i.instance.attack.clone()}</td>
+                                        <td class="num">{format!("{:.1} s", i.instance.start)}</td>
+                                        <td class="num">{i.instance.packets}</td>
+                                        <td class="num">{i.flagged}</td>
+                                        <td>{match (i.incident, i.any_incident) {
+                                            (Some(r), _) => format!("#{r}"),
+                                            (None, Some(r)) => format!("missed (its packets are in #{r}, another actor's)"),
+                                            (None, None) => "missed".to_string(),
+                                        }}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                        <p data-testid="false-incidents">{if e.false_incidents.is_empty() {
+                            "No false incident.".to_string()
+                        } else {
+                            format!("False incidents (no attack packet): {}", e.false_incidents.iter().map(|r| format!("#{r}")).collect::<Vec<_>>().join(", "))
+                        }}</p>
+                    </div>
+                }
+            })}
+        </section>
+    }
+}
+
+/// Reads the chosen labels files: the `.csv` is the labels, a `.json` the attack table.
+pub async fn read_labels(files: Vec<web_sys::File>) -> Result<Option<(String, Option<String>)>, String> {
+    let mut labels = None;
+    let mut stats = None;
+    for f in files {
+        let text = crate::browser::read_text(&f).await?;
+        if f.name().to_ascii_lowercase().ends_with(".json") {
+            stats = Some(text)
+        } else {
+            labels = Some(text)
+        }
+    }
+    Ok(labels.map(|l| (l, stats)))
 }
 
 #[component]
@@ -211,6 +397,8 @@ fn Results(view: Arc<ResultsView>, analysis: UseAnalysis) -> impl IntoView {
     let (filter, set_filter) = signal(String::from("all"));
     let (page, set_page) = signal(0usize);
     let (by_score, set_by_score) = signal(false);
+    // The incident chosen in the list: the table shows its packets only.
+    let (chosen, set_chosen) = signal(None::<usize>);
     let names: Vec<String> = view.detectors.iter().map(|d| d.name.clone()).collect();
     let rows = {
         let view = view.clone();
@@ -218,8 +406,11 @@ fn Results(view: Arc<ResultsView>, analysis: UseAnalysis) -> impl IntoView {
         Memo::new(move |_| {
             let f = filter.get();
             let col = names.iter().position(|n| *n == f);
-            let mut rows: Vec<usize> =
-                (0..view.flagged.len()).filter(|&i| f == "all" || view.flagged[i].by.contains(&f)).collect();
+            let inc = chosen.get();
+            let mut rows: Vec<usize> = (0..view.flagged.len())
+                .filter(|&i| f == "all" || view.flagged[i].by.contains(&f))
+                .filter(|&i| inc.is_none() || view.flagged[i].incident == inc)
+                .collect();
             if by_score.get() {
                 let c = col.unwrap_or(0);
                 rows.sort_by(|&a, &b| view.flagged[b].scores[c].total_cmp(&view.flagged[a].scores[c]));
@@ -247,7 +438,10 @@ fn Results(view: Arc<ResultsView>, analysis: UseAnalysis) -> impl IntoView {
     let table_view = view.clone();
     view! {
         <section class="results" data-testid="results" data-preset=view.preset.name()>
-            {(view.preset == Preset::Context).then(|| view! { <Incidents incidents=view.incidents.clone() /> })}
+            {(view.preset == Preset::Context).then(|| view! {
+                <Incidents incidents=view.incidents.clone() chosen=chosen
+                    on_choose=move |r: usize| { set_chosen.update(|c| *c = if *c == Some(r) { None } else { Some(r) }); set_page.set(0); } />
+            })}
             <h2>"What each model flags"</h2>
             <table class="models">
                 <thead><tr><th>"Model"</th><th class="num">"Flagged packets"</th><th class="num">"Threshold"</th></tr></thead>
@@ -298,6 +492,12 @@ fn Results(view: Arc<ResultsView>, analysis: UseAnalysis) -> impl IntoView {
                 if view.flagged_total > view.flagged.len() {
                     format!(", the first {} listed here; the CSV download has them all", thousands(view.flagged.len() as u64))
                 } else { String::new() })}</h2>
+            {move || chosen.get().map(|r| view! {
+                <p class="chosen-note" data-testid="chosen-incident" data-rank=r.to_string()>
+                    {format!("Showing the packets of incident #{r}. ")}
+                    <button class="secondary" on:click=move |_| set_chosen.set(None)>"Show every flagged packet"</button>
+                </p>
+            })}
             <div class="table-tools">
                 <label>"Model "
                     <select data-testid="flagged-filter" on:change=move |ev| { set_filter.set(event_target_value(&ev)); set_page.set(0); }>
@@ -353,7 +553,11 @@ fn span_text(i: &Incident) -> String {
 /// The ranked incidents: kind, actor, peers, span, packets, detectors, the explanation and the
 /// Wireshark filter with a copy button. Every string is capture text and goes in as text.
 #[component]
-fn Incidents(incidents: Vec<Incident>) -> impl IntoView {
+fn Incidents(
+    incidents: Vec<Incident>,
+    chosen: ReadSignal<Option<usize>>,
+    #[prop(into)] on_choose: Callback<usize>,
+) -> impl IntoView {
     let empty = incidents.is_empty();
     view! {
         <section class="incidents" data-testid="incidents">
@@ -370,8 +574,11 @@ fn Incidents(incidents: Vec<Incident>) -> impl IntoView {
                         i.peers.join(", ")
                     };
                     let by = i.detectors.iter().map(|(d, n)| format!("{} {n}", short(d))).collect::<Vec<_>>().join(", ");
+                    let rank = i.rank;
                     view! {
-                        <li class="incident" data-testid="incident" data-rank=i.rank.to_string() data-kind=format!("{:?}", i.kind)>
+                        <li class="incident" data-testid="incident" data-rank=i.rank.to_string() data-kind=format!("{:?}", i.kind)
+                            class:chosen=move || chosen.get() == Some(rank)
+                            on:click=move |_| on_choose.run(rank)>
                             <div class="incident-head">
                                 <span class="rank">{format!("#{}", i.rank)}</span>
                                 <span class="kind" data-testid="incident-kind">{i.kind.label().to_string()}</span>
@@ -385,7 +592,7 @@ fn Incidents(incidents: Vec<Incident>) -> impl IntoView {
                             <p class="explanation" data-testid="incident-explanation">{i.explanation.clone()}</p>
                             <div class="filter">
                                 <code data-testid="incident-filter">{i.filter.clone()}</code>
-                                <button class="secondary" data-testid="copy-filter" on:click=move |_| copy_text(&filter)>"Copy filter"</button>
+                                <button class="secondary" data-testid="copy-filter" on:click=move |ev| { ev.stop_propagation(); copy_text(&filter); }>"Copy filter"</button>
                             </div>
                         </li>
                     }

@@ -10,7 +10,7 @@ use crate::browser::client::{WorkerClient, WorkerKind};
 use crate::browser::gpu;
 use crate::capture::Warning;
 use crate::detect::autoencoder::{BackendNote, Preference};
-use crate::pipeline::{Params, Stage};
+use crate::pipeline::{EngineThresholds, Params, Stage};
 use crate::protocol::{FromWorker, PROTOCOL_VERSION, ToWorker};
 use crate::report::ResultsView;
 use crate::stats::Overview;
@@ -71,8 +71,12 @@ pub struct UseAnalysis {
     pub losses: ReadSignal<Vec<f64>>,
     /// Where the autoencoder trains and why.
     pub backend: ReadSignal<Option<BackendNote>>,
-    /// The detectors' results (`None` until they are all done).
+    /// The detectors' results (`None` until they are all done), at the current thresholds.
     pub results: ReadSignal<Option<Arc<ResultsView>>>,
+    /// Why the last threshold change or labels file was refused (the results stand).
+    pub rejected: ReadSignal<Option<String>>,
+    /// Milliseconds from the last threshold change sent to its results shown.
+    pub cut_ms: ReadSignal<Option<f64>>,
     /// The full report as JSON and every flagged packet as CSV, for download (kept out of
     /// signals: they can be megabytes).
     downloads: StoredValue<Option<Downloads>>,
@@ -95,6 +99,19 @@ struct Setters {
     losses: WriteSignal<Vec<f64>>,
     backend: WriteSignal<Option<BackendNote>>,
     results: WriteSignal<Option<Arc<ResultsView>>>,
+    rejected: WriteSignal<Option<String>>,
+    cut_ms: WriteSignal<Option<f64>>,
+}
+
+/// A request about the finished analysis (a new threshold, labels): at most one is with the
+/// worker at a time; while it works, the newest of each kind waits (older ones are dropped, so
+/// a dragged slider never queues up work).
+#[derive(Default)]
+struct Follow {
+    /// Sent at (ms, `performance.now()`), when one is with the worker.
+    busy: Option<f64>,
+    cut: Option<(f64, EngineThresholds)>,
+    labels: Option<(String, Option<String>)>,
 }
 
 struct Inner {
@@ -105,6 +122,7 @@ struct Inner {
     job: u64,
     /// A request waiting for the worker's `Ready`.
     pending: Option<(ToWorker, ArrayBuffer)>,
+    follow: Follow,
 }
 
 /// Creates the analysis state and spawns the worker.
@@ -122,6 +140,8 @@ pub fn use_analysis() -> UseAnalysis {
     let (losses, set_losses) = signal(Vec::new());
     let (results, set_results) = signal(None);
     let (backend, set_backend) = signal(None);
+    let (rejected, set_rejected) = signal(None);
+    let (cut_ms, set_cut_ms) = signal(None);
     let analysis = UseAnalysis {
         phase,
         progress,
@@ -136,6 +156,8 @@ pub fn use_analysis() -> UseAnalysis {
         losses,
         backend,
         results,
+        rejected,
+        cut_ms,
         downloads: StoredValue::new(None),
         inner: StoredValue::new_local(Inner {
             client: None,
@@ -143,6 +165,7 @@ pub fn use_analysis() -> UseAnalysis {
             ready: false,
             job: 0,
             pending: None,
+            follow: Follow::default(),
         }),
         set: Setters {
             phase: set_phase,
@@ -158,6 +181,8 @@ pub fn use_analysis() -> UseAnalysis {
             losses: set_losses,
             backend: set_backend,
             results: set_results,
+            rejected: set_rejected,
+            cut_ms: set_cut_ms,
         },
     };
     analysis.respawn(WorkerKind::Cpu);
@@ -186,7 +211,10 @@ impl UseAnalysis {
         self.set.losses.set(Vec::new());
         self.set.backend.set(None);
         self.set.results.set(None);
+        self.set.rejected.set(None);
+        self.set.cut_ms.set(None);
         self.downloads.set_value(None);
+        self.inner.update_value(|i| i.follow = Follow::default());
         self.set.runs.update(|n| *n += 1);
         self.set.phase.set(Phase::Running);
         let request = ToWorker::Analyze { job, file_name, params: Box::new(params), backend };
@@ -222,6 +250,59 @@ impl UseAnalysis {
         });
         if let Some(Err(message)) = sent {
             self.fail(message);
+        }
+    }
+
+    /// Flags again at `threshold` (the combined score) and `engines` (each engine's own line)
+    /// without training again; the results, incidents, evaluation and downloads follow.
+    pub fn recut(&self, threshold: f64, engines: EngineThresholds) {
+        self.inner.update_value(|i| i.follow.cut = Some((threshold, engines)));
+        self.follow_up();
+    }
+
+    /// Evaluates the analysis against a labels file (and its attack table); kept for the
+    /// analysis that is running when there is one, and for every threshold after.
+    pub fn labels(&self, labels: String, stats: Option<String>) {
+        self.set.rejected.set(None);
+        self.inner.update_value(|i| i.follow.labels = Some((labels, stats)));
+        self.follow_up();
+    }
+
+    /// Sends the next waiting follow-up request once the analysis is done and none is out.
+    fn follow_up(&self) {
+        if self.phase.get_untracked() != Phase::Done {
+            return;
+        }
+        let sent = self.inner.try_update_value(|i| {
+            if i.follow.busy.is_some() {
+                return Ok(());
+            }
+            let job = i.job;
+            let request = if let Some((labels, stats)) = i.follow.labels.take() {
+                ToWorker::Labels { job, labels, stats }
+            } else if let Some((threshold, engines)) = i.follow.cut.take() {
+                ToWorker::Recut { job, threshold, engines }
+            } else {
+                return Ok(());
+            };
+            i.follow.busy = Some(now_ms());
+            match &i.client {
+                Some(c) => c.send(&request, &ArrayBuffer::new(0)),
+                None => Err("the analysis worker is gone: run the analysis again".to_string()),
+            }
+        });
+        if let Some(Err(message)) = sent {
+            self.inner.update_value(|i| i.follow.busy = None);
+            self.set.rejected.set(Some(message));
+        }
+    }
+
+    /// A follow-up request was answered: note how long it took and send the next one.
+    fn followed(&self) {
+        let sent = self.inner.try_update_value(|i| i.follow.busy.take()).flatten();
+        if let Some(t) = sent {
+            self.set.cut_ms.set(Some(now_ms() - t));
+            self.follow_up();
         }
     }
 
@@ -326,12 +407,18 @@ impl UseAnalysis {
                     markdown: Arc::from(markdown),
                 }));
                 self.set.results.set(Some(Arc::from(view)));
+                self.followed();
+            }
+            FromWorker::Rejected { error, .. } => {
+                self.set.rejected.set(Some(error.message));
+                self.followed();
             }
             FromWorker::Done { seconds, memory_bytes, .. } => {
                 self.set.memory.set(Some(memory_bytes));
                 self.set.seconds.set(Some(seconds));
                 self.set.progress.set(None);
                 self.set.phase.set(Phase::Done);
+                self.follow_up(); // labels given while it ran
             }
             FromWorker::Failed { error, .. } => {
                 self.set.progress.set(None);
@@ -344,4 +431,9 @@ impl UseAnalysis {
             }
         }
     }
+}
+
+/// The page's clock, in milliseconds.
+fn now_ms() -> f64 {
+    web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
 }

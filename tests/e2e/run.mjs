@@ -348,6 +348,91 @@ test('default preset: lab-120k leads with incidents whose explanations and filte
   await context.close();
 });
 
+/** Moves a range slider as a drag does: sets the value and fires `input`. */
+async function slide(page, testid, value) {
+  await page.$eval(`[data-testid=${testid}]`, (el, v) => {
+    el.value = String(v);
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+  }, value);
+}
+
+test('default preset: the threshold slider re-cuts as the CLI\'s --threshold within 200 ms; labels evaluate as netsieve evaluate', async ({ browser, origin }) => {
+  const { page, context, errors, foreign } = await open(browser, origin);
+  const lab = join(DATA, 'lab-120k.csv');
+  eq(await upload(page, lab), 'done', 'phase');
+  const combinedCount = async () => Number(await page.getAttribute('[data-testid=count-combined]', 'data-value'));
+  const before = await combinedCount();
+  const times = [];
+  for (const t of [2.5, 3.5, 2.5]) {
+    const cli = await cliReport(lab, ['--preset', 'context', '--threshold', String(t)]);
+    const t0 = await page.evaluate(() => performance.now());
+    await slide(page, 'threshold', t);
+    await page.waitForFunction(([n, k]) => {
+      const c = document.querySelector('[data-testid=count-combined]');
+      return c && Number(c.dataset.value) === n && document.querySelectorAll('[data-testid=incident]').length === k;
+    }, [cli.detectors.combined.count, cli.incidents.length], { timeout: 10_000, polling: 'raf' });
+    times.push((await page.evaluate(() => performance.now())) - t0);
+    eq(await page.textContent('[data-testid=threshold-value]'), t.toFixed(2), 'slider value shown');
+    const shown = await pageIncidents(page);
+    shown.forEach((s, k) => {
+      eq(s.actor, cli.incidents[k].actor, `threshold ${t}: incident ${k + 1} actor`);
+      eq(s.filter, cli.incidents[k].filter, `threshold ${t}: incident ${k + 1} filter`);
+    });
+  }
+  assert((await combinedCount()) > before, 'a lower threshold flags more packets');
+  // The downloads follow the threshold and say it.
+  const report = await downloadReport(page);
+  eq(report.detectors.combined.threshold, 2.5, 'report threshold');
+  eq(report.params.context.threshold, 2.5, 'report params threshold');
+  const [md] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=download-markdown]')]);
+  assert((await readFile(await md.path(), 'utf8')).includes('with a combined score of at least 2.5.'), 'Markdown threshold');
+  // An engine's own line moves that engine's flags only.
+  const km = Number(await page.getAttribute('[data-testid=count-kmeans]', 'data-value'));
+  await page.click('[data-testid=thresholds] details summary');
+  const cliIf = await cliReport(lab, ['--preset', 'context', '--threshold', '2.5', '--iforest-threshold', '1']);
+  await slide(page, 'threshold-iforest', 1);
+  await page.waitForFunction((n) => Number(document.querySelector('[data-testid=count-iforest]').dataset.value) === n,
+    cliIf.detectors.iforest.count, { timeout: 10_000 });
+  eq(Number(await page.getAttribute('[data-testid=count-kmeans]', 'data-value')), km, 'k-means count unchanged');
+  await page.click('[data-testid=engine-cuts-reset]');
+  await page.waitForFunction((n) => Number(document.querySelector('[data-testid=count-iforest]').dataset.value) === n,
+    (await cliReport(lab, ['--preset', 'context', '--threshold', '2.5'])).detectors.iforest.count, { timeout: 10_000 });
+  // Labels: a file of another capture is refused and the results stand; the right one evaluates.
+  await page.setInputFiles('[data-testid=labels-file]', join(DATA, 'sample-small.labels.csv'));
+  const refused = await page.waitForSelector('[data-testid=rejected]', { timeout: 10_000 });
+  assert((await refused.textContent()).includes('none of this capture'), 'labels of another capture refused');
+  await page.setInputFiles('[data-testid=labels-file]', [join(DATA, 'lab-120k.labels.csv'), join(DATA, 'lab-120k.stats.json')]);
+  await page.waitForSelector('[data-testid=evaluation-summary]', { timeout: 10_000 });
+  const evalOut = join(tmpdir(), 'netsieve-e2e-eval.json');
+  execFileSync(NETSIEVE, ['evaluate', lab, '--labels', join(DATA, 'lab-120k.labels.csv'), '--threshold', '2.5', '--json', evalOut], { stdio: 'ignore' });
+  const cliEval = JSON.parse(await readFile(evalOut, 'utf8'));
+  const attr = (a) => page.getAttribute('[data-testid=evaluation-summary]', `data-${a}`);
+  eq(Number(await attr('flagged')), cliEval.flagged, 'evaluation flagged (page vs CLI)');
+  eq(Number(await attr('found')), cliEval.instances_found, 'instances found (page vs CLI)');
+  eq(Number(await attr('false')), cliEval.false_incidents.length, 'false incidents (page vs CLI)');
+  eq(Number(await attr('auc')), cliEval.scores.combined.roc_auc, 'ROC-AUC (page vs CLI)');
+  eq(await page.$$eval('[data-testid=instance]', (r) => r.length), cliEval.instances.length, 'instances listed');
+  // ... and follows the slider.
+  const cli3 = JSON.parse((execFileSync(NETSIEVE, ['evaluate', lab, '--labels', join(DATA, 'lab-120k.labels.csv'), '--json', evalOut], { stdio: 'ignore' }), await readFile(evalOut, 'utf8')));
+  await slide(page, 'threshold', 3);
+  await page.waitForFunction((n) => Number(document.querySelector('[data-testid=evaluation-summary]')?.dataset.flagged) === n, cli3.flagged, { timeout: 10_000 });
+  eq(Number(await attr('found')), cli3.instances_found, 'instances found at 3.0 (page vs CLI)');
+  // Choosing an incident shows its packets in the table.
+  await page.click('[data-testid=incident][data-rank="1"] [data-testid=incident-explanation]');
+  await page.waitForSelector('[data-testid=chosen-incident][data-rank="1"]');
+  const cells = await page.$$eval('[data-testid=flagged-table] tbody tr', (rows) => rows.map((r) => r.children[8].textContent));
+  assert(cells.length > 0 && cells.every((c) => c === '#1'), `table rows of incident #1: ${cells.slice(0, 5)}`);
+  await page.evaluate(() => document.querySelector('[data-testid=thresholds]').scrollIntoView());
+  await mkdir(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, 'thresholds.png') });
+  times.sort((a, b) => a - b);
+  console.log(`     slider to incidents shown: ${times.map((t) => t.toFixed(0)).join(', ')} ms (median ${times[1].toFixed(0)} ms; target 200)`);
+  assert(times[1] < 2000, `slider far too slow: ${times}`);
+  eq(errors.length, 0, `console errors ${errors.join(' | ')}`);
+  eq(foreign().length, 0, `requests off the origin ${foreign().join(', ')}`);
+  await context.close();
+});
+
 test('cancel stops training and the next run succeeds', async ({ browser, origin }) => {
   const { page, context, errors } = await open(browser, origin);
   await seedPreset(page);

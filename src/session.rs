@@ -1,0 +1,235 @@
+//! A finished analysis kept for a person who is still looking at it: the capture, the report,
+//! the default preset's scores (to flag again at another threshold without training again) and
+//! the ground truth, when one was given. The worker holds one; every answer it posts is
+//! [`Session::results`]. Core code: tested natively, so the page's slider and labels do what the
+//! CLI's `--threshold` and `evaluate` do.
+
+use crate::assess::{AttackWindow, Evaluation, attack_windows, evaluate};
+use crate::capture::Capture;
+use crate::evaluate::Labels;
+use crate::pipeline::{Analysis, EngineThresholds, Params, Scored};
+use crate::report::{Report, ResultsView};
+
+/// Ground truth for the session's capture.
+#[derive(Debug, Clone)]
+struct Truth {
+    labels: Labels,
+    windows: Option<Vec<AttackWindow>>,
+}
+
+/// What the page shows and offers for download at the current thresholds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Results {
+    pub view: ResultsView,
+    pub report_json: String,
+    pub flagged_csv: String,
+    pub markdown: String,
+}
+
+/// A finished analysis.
+#[derive(Debug, Clone)]
+pub struct Session {
+    capture: Capture,
+    report: Report,
+    scored: Option<Scored>,
+    name: String,
+    bytes: usize,
+    params: Params,
+    truth: Option<Truth>,
+}
+
+/// Why a session could not do what was asked.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SessionError {
+    #[error("the seed preset flags by percentile: run the default preset to move its threshold")]
+    NotRecuttable,
+    #[error("threshold {0} is not a number")]
+    BadThreshold(f64),
+    #[error("{0}")]
+    Labels(String),
+    #[error("could not write the results: {0}")]
+    Export(String),
+}
+
+impl Session {
+    /// The session of an analysis that ran its detectors (`None` for an overview only).
+    pub fn new(analysis: Analysis, name: &str, bytes: usize, params: Params) -> Option<Session> {
+        let report = analysis.report?;
+        Some(Session {
+            capture: analysis.capture,
+            report,
+            scored: analysis.scored,
+            name: name.to_string(),
+            bytes,
+            params,
+            truth: None,
+        })
+    }
+
+    pub fn report(&self) -> &Report {
+        &self.report
+    }
+
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// Flags again at these thresholds (the combined score's, and each engine's own line) and
+    /// regroups the incidents; the evaluation, if any, follows.
+    pub fn recut(&mut self, threshold: f64, engines: EngineThresholds) -> Result<(), SessionError> {
+        let scored = self.scored.as_ref().ok_or(SessionError::NotRecuttable)?;
+        for v in [Some(threshold), engines.iforest, engines.kmeans, engines.autoencoder].into_iter().flatten()
+        {
+            if !v.is_finite() {
+                return Err(SessionError::BadThreshold(v));
+            }
+        }
+        self.params.context.threshold = threshold;
+        self.params.context.engine_thresholds = engines;
+        self.report = scored.report(&self.capture, &self.name, self.bytes, &self.params);
+        Ok(())
+    }
+
+    /// Takes a labels file (`No.,label,attack`) and, optionally, the capture's attack table
+    /// (`*.stats.json`). Labels that name none of the capture's packets are refused: they
+    /// belong to another capture.
+    pub fn set_labels(&mut self, labels: &[u8], stats: Option<&[u8]>) -> Result<(), SessionError> {
+        let labels = Labels::from_csv(labels).map_err(SessionError::Labels)?;
+        let known = self.capture.no.iter().filter(|no| labels.attack_of.contains_key(no)).count();
+        if known == 0 {
+            return Err(SessionError::Labels(format!(
+                "the labels name none of this capture's {} packet numbers: are they for another capture?",
+                self.capture.len()
+            )));
+        }
+        let windows = stats.map(attack_windows).transpose().map_err(SessionError::Labels)?;
+        self.truth = Some(Truth { labels, windows });
+        Ok(())
+    }
+
+    /// The evaluation at the current thresholds, when labels were given.
+    pub fn evaluation(&self) -> Option<Evaluation> {
+        let t = self.truth.as_ref()?;
+        Some(evaluate(&self.report, &self.capture, &t.labels, t.windows.as_deref()))
+    }
+
+    /// The page's view (the first `limit` flagged packets), the JSON report, every flagged
+    /// packet as CSV and the Markdown report, all at the current thresholds.
+    pub fn results(&self, limit: usize) -> Result<Results, SessionError> {
+        let report_json =
+            serde_json::to_string(&self.report).map_err(|e| SessionError::Export(e.to_string()))?;
+        let (mut view, flagged_csv) = self
+            .report
+            .view_and_csv(&self.capture, limit)
+            .map_err(|e| SessionError::Export(e.to_string()))?;
+        view.evaluation = self.evaluation();
+        let markdown = crate::markdown::markdown(&self.report);
+        Ok(Results { view, report_json, flagged_csv, markdown })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::{NoProgress, run};
+
+    fn session(csv: &[u8], params: Params) -> Session {
+        let a = run(csv, "t.csv", &params, &mut NoProgress).expect("runs");
+        Session::new(a, "t.csv", csv.len(), params).expect("detected")
+    }
+
+    fn sample() -> Vec<u8> {
+        let mut s = String::from("No.,Time,Source,Destination,Protocol,Length,Info\n");
+        for i in 0..400u32 {
+            let (src, info, len) = if (200..240).contains(&i) {
+                ("10.0.0.66", format!("4444  >  {} [SYN] Seq=0 Win=1024 Len=0", 1000 + i), 60)
+            } else {
+                (
+                    "10.0.0.2",
+                    format!("51000  >  443 [ACK] Seq={i} Ack=1 Win=500 Len={}", 100 + i % 7),
+                    154 + i % 7,
+                )
+            };
+            s.push_str(&format!(
+                "{},{:.3},{src},10.0.0.10,TCP,{len},\"{info}\"\n",
+                i + 1,
+                f64::from(i) * 0.05
+            ));
+        }
+        s.into_bytes()
+    }
+
+    #[test]
+    fn a_recut_equals_a_fresh_run_at_that_threshold() {
+        let csv = sample();
+        let mut s = session(&csv, Params::context(42));
+        let before = s.report().detectors["combined"].count;
+        s.recut(1.0, EngineThresholds::default()).expect("recuts");
+        let fresh = session(&csv, {
+            let mut p = Params::context(42);
+            p.context.threshold = 1.0;
+            p
+        });
+        let strip = |r: &Report| {
+            let mut r = r.clone();
+            r.timings_s.clear();
+            r.detectors.values_mut().for_each(|d| d.timings_s.clear());
+            r
+        };
+        assert_eq!(strip(s.report()), strip(fresh.report()));
+        assert!(s.report().detectors["combined"].count > before, "a lower threshold flags more");
+        assert_eq!(s.report().detectors["combined"].threshold, 1.0);
+        let md = s.results(10).expect("results").markdown;
+        assert!(
+            md.contains("with a combined score of at least 1.\n"),
+            "the Markdown says the threshold in use"
+        );
+    }
+
+    #[test]
+    fn engine_thresholds_move_each_engine_alone() {
+        let mut s = session(&sample(), Params::context(42));
+        let km = s.report().detectors["kmeans"].count;
+        s.recut(3.0, EngineThresholds { iforest: Some(0.0), ..Default::default() }).expect("recuts");
+        assert!(s.report().detectors["iforest"].count > 300, "iforest flags all but its lowest scores");
+        assert_eq!(s.report().detectors["kmeans"].count, km);
+        assert!(matches!(s.recut(f64::NAN, EngineThresholds::default()), Err(SessionError::BadThreshold(_))));
+    }
+
+    #[test]
+    fn the_seed_preset_is_not_recut() {
+        let mut s = session(&sample(), Params::seed(42));
+        assert_eq!(s.recut(1.0, EngineThresholds::default()), Err(SessionError::NotRecuttable));
+    }
+
+    #[test]
+    fn labels_evaluate_and_follow_the_threshold() {
+        let csv = sample();
+        let mut s = session(&csv, Params::context(42));
+        assert!(s.evaluation().is_none());
+        let mut labels = String::from("No.,label,attack\n");
+        for i in 1..=400 {
+            let attack = (201..=240).contains(&i);
+            labels.push_str(&format!("{i},{},{}\n", u8::from(attack), if attack { "syn_scan" } else { "" }));
+        }
+        s.set_labels(labels.as_bytes(), None).expect("labels");
+        let e = s.results(10).expect("results").view.evaluation.expect("evaluated");
+        assert_eq!(e.instances.len(), 1);
+        s.recut(0.0, EngineThresholds::default()).expect("recuts");
+        let all = s.evaluation().expect("evaluated");
+        assert_eq!(all.flagged, 400, "threshold 0 flags every packet");
+        assert!((all.recall - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn labels_of_another_capture_or_broken_are_refused() {
+        let mut s = session(&sample(), Params::context(42));
+        let other = s.set_labels(b"No.,label,attack\n9001,1,x\n", None).expect_err("another capture");
+        assert!(other.to_string().contains("none of this capture's 400"), "{other}");
+        let broken = s.set_labels(b"No.,label,attack\nx,1,y\n", None).expect_err("bad No.");
+        assert!(broken.to_string().contains("line 2"), "{broken}");
+        let stats = s.set_labels(b"No.,label,attack\n1,0,\n", Some(b"{")).expect_err("bad stats");
+        assert!(stats.to_string().contains("stats"), "{stats}");
+        assert!(s.evaluation().is_none());
+    }
+}
