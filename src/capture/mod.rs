@@ -1,7 +1,9 @@
-//! Capture loading: Wireshark "Export Packet Dissections > As CSV" bytes → a columnar [`Capture`].
+//! Capture loading: a user's file → a columnar [`Capture`], the one packet model every later
+//! stage reads. Two readers fill it: Wireshark "Export Packet Dissections > As CSV" text (this
+//! module) and pcap/pcapng capture files ([`pcap`], chosen by the file's magic number, whatever
+//! its name).
 //!
-//! Owns everything about turning a user's file into packets: detecting non-CSV inputs (pcap,
-//! pcapng, empty), text decoding (UTF-8 with or without BOM, Windows-1252 fallback), delimiter
+//! The CSV reader owns: text decoding (UTF-8 with or without BOM, Windows-1252 fallback), delimiter
 //! sniffing, mapping columns by header name (with aliases), RFC 4180 quoting, unquoted Info with
 //! commas, absolute date-time Time columns, and keeping every problem as a [`Warning`] with its
 //! line number. Rows that cannot be read are skipped, counted and reported, never guessed.
@@ -11,6 +13,7 @@
 
 mod columns;
 mod interner;
+pub mod pcap;
 mod time;
 mod write;
 
@@ -30,11 +33,8 @@ pub const MAX_WARNINGS_KEPT: usize = 200;
 pub enum ParseError {
     #[error("empty file: it has no bytes; export the capture again from Wireshark")]
     Empty,
-    #[error(
-        "this is a {0} capture, not a CSV export — export it from Wireshark via File > Export \
-         Packet Dissections > As CSV and load that file"
-    )]
-    BinaryCapture(String),
+    #[error("byte {offset}: {message}")]
+    Container { offset: u64, message: String },
     #[error("line 1: the file has no header line")]
     NoHeader,
     #[error(
@@ -102,6 +102,19 @@ pub struct Capture {
     /// Rows skipped because they could not be read (each one is also a warning).
     pub skipped_rows: usize,
     pub format: Option<FormatInfo>,
+    /// Set when the packets came from a pcap or pcapng file.
+    pub container: Option<ContainerInfo>,
+}
+
+/// What a capture file was.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContainerInfo {
+    /// `"pcap"` or `"pcapng"`.
+    pub kind: String,
+    /// Interfaces described (pcapng; 1 for pcap).
+    pub interfaces: usize,
+    /// Packets cut by the snapshot length.
+    pub cut_packets: usize,
 }
 
 /// One packet, borrowed from a [`Capture`].
@@ -173,8 +186,8 @@ pub fn parse_with_progress(
     if bytes.is_empty() {
         return Err(ParseError::Empty);
     }
-    if let Some(kind) = binary_capture_kind(bytes) {
-        return Err(ParseError::BinaryCapture(kind.to_string()));
+    if let Some(container) = pcap::Container::detect(bytes) {
+        return pcap::parse(bytes, container, progress);
     }
     let mut capture = Capture::default();
     let (text, encoding) = decode(bytes, &mut capture);
@@ -340,24 +353,6 @@ fn at_end(reader: &csv::Reader<&[u8]>, len: usize) -> bool {
 fn bad_value(line: u64, map: &ColumnMap, column: Column, text: &str, what: &str) -> String {
     let (col_no, name) = map.describe(column);
     format!("line {line}, column {col_no} ({name}): {text:?} is not {what}")
-}
-
-/// `Some("pcap")` / `Some("pcapng")` when the bytes start with a capture file's magic number.
-pub fn binary_capture_kind(bytes: &[u8]) -> Option<&'static str> {
-    const PCAP: [[u8; 4]; 4] = [
-        [0xd4, 0xc3, 0xb2, 0xa1],
-        [0xa1, 0xb2, 0xc3, 0xd4],
-        [0x4d, 0x3c, 0xb2, 0xa1],
-        [0xa1, 0xb2, 0x3c, 0x4d],
-    ];
-    let head: [u8; 4] = bytes.get(..4)?.try_into().ok()?;
-    if PCAP.contains(&head) {
-        Some("pcap")
-    } else if head == [0x0a, 0x0d, 0x0d, 0x0a] {
-        Some("pcapng")
-    } else {
-        None
-    }
 }
 
 /// Decodes the file: UTF-8 (BOM stripped) when valid, else Windows-1252 with a warning naming

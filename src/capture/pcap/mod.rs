@@ -1,0 +1,360 @@
+//! Capture files read directly: classic pcap (all four magic numbers: µs and ns, both byte
+//! orders) and pcapng (sections in either byte order, several interfaces with their own link
+//! types, time resolutions and offsets; enhanced and simple packet blocks), walked in place over
+//! the file's bytes with `pcap-parser`, each frame dissected ([`dissect`]) into the same seven
+//! columns a Wireshark CSV export has.
+//!
+//! Damage is never fatal past the file header: a truncated last packet, a block whose length is
+//! wrong or a block that does not parse stops the walk there, the packets before it are kept,
+//! and a warning says which block and at which byte offset. Link types the dissector does not
+//! know keep their packets (listed as such) with a warning naming the interface.
+
+mod dissect;
+
+use std::collections::BTreeSet;
+use std::ops::ControlFlow;
+
+use pcap_parser::pcapng::{Block, parse_block_be, parse_block_le, parse_sectionheaderblock};
+use pcap_parser::{Linktype, PcapError, nom, parse_pcap_frame, parse_pcap_frame_be, parse_pcap_header};
+
+use super::{Capture, ContainerInfo, ParseError};
+pub use dissect::LinkKind;
+
+/// Packets between two progress reports.
+const PROGRESS_EVERY: usize = 4096;
+
+/// One captured frame, borrowed from the file.
+#[derive(Debug, Clone, Copy)]
+struct Frame<'a> {
+    /// Capture time, nanoseconds since the epoch.
+    ns: i128,
+    link: Linktype,
+    data: &'a [u8],
+    /// Length on the wire (may exceed `data.len()` when the capture cut the packet).
+    original: u32,
+}
+
+/// Which container a file is, from its first four bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Container {
+    Pcap,
+    PcapNg,
+}
+
+impl Container {
+    pub fn detect(bytes: &[u8]) -> Option<Container> {
+        const PCAP: [[u8; 4]; 4] = [
+            [0xd4, 0xc3, 0xb2, 0xa1],
+            [0xa1, 0xb2, 0xc3, 0xd4],
+            [0x4d, 0x3c, 0xb2, 0xa1],
+            [0xa1, 0xb2, 0x3c, 0x4d],
+        ];
+        let head: [u8; 4] = bytes.get(..4)?.try_into().ok()?;
+        if PCAP.contains(&head) {
+            Some(Container::Pcap)
+        } else if head == [0x0a, 0x0d, 0x0d, 0x0a] {
+            Some(Container::PcapNg)
+        } else {
+            None
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Container::Pcap => "pcap",
+            Container::PcapNg => "pcapng",
+        }
+    }
+}
+
+/// Builds the capture while frames come in.
+struct Builder {
+    capture: Capture,
+    dissector: dissect::Dissector,
+    first_ns: Option<i128>,
+    unknown_links: BTreeSet<u16>,
+    cut: usize,
+}
+
+impl Builder {
+    fn new(container: Container) -> Builder {
+        let mut capture = Capture::default();
+        capture.container =
+            Some(ContainerInfo { kind: container.name().to_string(), interfaces: 0, cut_packets: 0 });
+        Builder {
+            capture,
+            dissector: dissect::Dissector::default(),
+            first_ns: None,
+            unknown_links: BTreeSet::new(),
+            cut: 0,
+        }
+    }
+
+    fn push(&mut self, f: Frame<'_>) {
+        let c = &mut self.capture;
+        let no = c.no.len() as u64 + 1;
+        let first = *self.first_ns.get_or_insert(f.ns);
+        let d =
+            self.dissector.dissect(no, f.link, f.data, (f.original as usize).saturating_sub(f.data.len()));
+        if d.link == LinkKind::Unknown {
+            self.unknown_links.insert(f.link.0 as u16);
+        }
+        if (f.data.len() as u64) < u64::from(f.original) {
+            self.cut += 1;
+        }
+        c.no.push(no);
+        c.time.push((f.ns - first) as f64 / 1e9);
+        let s = c.hosts.intern(&d.source);
+        c.source.push(s);
+        let t = c.hosts.intern(&d.destination);
+        c.destination.push(t);
+        let p = c.protocols.intern(&d.protocol);
+        c.protocol.push(p);
+        c.length.push(f.original.max(f.data.len() as u32));
+        let start = c.info_text.len() as u32;
+        c.info_text.push_str(&d.info);
+        c.info_span.push((start, c.info_text.len() as u32));
+    }
+
+    fn finish(mut self, interfaces: usize) -> Capture {
+        for link in std::mem::take(&mut self.unknown_links) {
+            self.capture.warn(
+                0,
+                format!(
+                    "link type {link} is not one Netsieve dissects (Ethernet, Linux cooked SLL/SLL2, raw IP, \
+                     loopback): its packets are kept with their length and time only"
+                ),
+            );
+        }
+        if self.cut > 0 {
+            self.capture.warn(
+                0,
+                format!(
+                    "{} packets were cut by the capture's snapshot length: their lengths are the original ones, \
+                     their Info is what the kept bytes show",
+                    self.cut
+                ),
+            );
+        }
+        if let Some(info) = self.capture.container.as_mut() {
+            info.interfaces = interfaces;
+            info.cut_packets = self.cut;
+        }
+        self.capture.shrink();
+        self.capture
+    }
+
+    fn progress(&self, offset: usize, len: usize, progress: &mut dyn FnMut(f64) -> ControlFlow<()>) -> bool {
+        self.capture.no.len() % PROGRESS_EVERY == 0 && progress(offset as f64 / len.max(1) as f64).is_break()
+    }
+}
+
+/// Reads a pcap or pcapng file (see the module docs).
+pub fn parse(
+    bytes: &[u8],
+    container: Container,
+    progress: &mut dyn FnMut(f64) -> ControlFlow<()>,
+) -> Result<Capture, ParseError> {
+    let mut b = Builder::new(container);
+    let interfaces = match container {
+        Container::Pcap => legacy(bytes, &mut b, progress)?,
+        Container::PcapNg => pcapng(bytes, &mut b, progress)?,
+    };
+    Ok(b.finish(interfaces))
+}
+
+/// Says where the walk stopped and why; the packets before it are kept.
+fn stopped(b: &mut Builder, offset: usize, what: String) {
+    let kept = b.capture.no.len();
+    b.capture.warn(
+        0,
+        format!(
+            "byte {offset}: {what}; the {kept} packets before it are kept, the rest of the file is not read"
+        ),
+    );
+}
+
+fn legacy(
+    bytes: &[u8],
+    b: &mut Builder,
+    progress: &mut dyn FnMut(f64) -> ControlFlow<()>,
+) -> Result<usize, ParseError> {
+    let (mut rest, header) = parse_pcap_header(bytes).map_err(|_| ParseError::Container {
+        offset: 0,
+        message: "the pcap file header (24 bytes) is incomplete or not a pcap header".into(),
+    })?;
+    let nanos = header.is_nanosecond_precision();
+    let link = header.network;
+    loop {
+        let offset = bytes.len() - rest.len();
+        if rest.is_empty() {
+            return Ok(1);
+        }
+        let parsed = if header.is_bigendian() { parse_pcap_frame_be(rest) } else { parse_pcap_frame(rest) };
+        match parsed {
+            Ok((tail, frame)) => {
+                let frac = i128::from(frame.ts_usec) * if nanos { 1 } else { 1_000 };
+                let ns = i128::from(frame.ts_sec) * 1_000_000_000 + frac;
+                b.push(Frame { ns, link, data: frame.data, original: frame.origlen });
+                rest = tail;
+                if b.progress(offset, bytes.len(), progress) {
+                    return Err(ParseError::Cancelled);
+                }
+            }
+            Err(e) => {
+                let no = b.capture.no.len() + 1;
+                let what = match e {
+                    nom::Err::Incomplete(_) => {
+                        let caplen = rest.get(8..12).map(|s| {
+                            let a: [u8; 4] = s.try_into().unwrap_or_default();
+                            if header.is_bigendian() { u32::from_be_bytes(a) } else { u32::from_le_bytes(a) }
+                        });
+                        match caplen {
+                            Some(c) => format!(
+                                "packet {no} is truncated: its record says {c} captured bytes, the file has {} after its 16-byte header",
+                                rest.len().saturating_sub(16)
+                            ),
+                            None => format!(
+                                "packet {no}'s record header is truncated ({} of 16 bytes)",
+                                rest.len()
+                            ),
+                        }
+                    }
+                    _ => format!("packet {no}'s record does not parse"),
+                };
+                stopped(b, offset, what);
+                return Ok(1);
+            }
+        }
+    }
+}
+
+/// One interface of a pcapng section.
+struct Interface {
+    link: Linktype,
+    /// Timestamp units per second.
+    units: u64,
+    /// Seconds added to every timestamp.
+    offset_s: i64,
+    snaplen: u32,
+}
+
+fn pcapng(
+    bytes: &[u8],
+    b: &mut Builder,
+    progress: &mut dyn FnMut(f64) -> ControlFlow<()>,
+) -> Result<usize, ParseError> {
+    let (_, shb) = parse_sectionheaderblock(bytes).map_err(|_| ParseError::Container {
+        offset: 0,
+        message: "the pcapng section header block is incomplete or invalid".into(),
+    })?;
+    let mut big = shb.big_endian();
+    let mut interfaces: Vec<Interface> = Vec::new();
+    let mut total_interfaces = 0;
+    let mut rest = bytes;
+    loop {
+        let offset = bytes.len() - rest.len();
+        if rest.is_empty() {
+            return Ok(total_interfaces);
+        }
+        let parsed = if big { parse_block_be(rest) } else { parse_block_le(rest) };
+        let (tail, block) = match parsed {
+            Ok(ok) => ok,
+            Err(e) => {
+                stopped(b, offset, block_error(rest, big, e));
+                return Ok(total_interfaces);
+            }
+        };
+        match block {
+            Block::SectionHeader(shb) => {
+                big = shb.big_endian();
+                interfaces.clear();
+            }
+            Block::InterfaceDescription(idb) => {
+                total_interfaces += 1;
+                let units = idb.ts_resolution().unwrap_or(1_000_000).max(1);
+                interfaces.push(Interface {
+                    link: idb.linktype,
+                    units,
+                    offset_s: idb.ts_offset(),
+                    snaplen: idb.snaplen,
+                });
+            }
+            Block::EnhancedPacket(epb) => {
+                let Some(ifc) = interfaces.get(epb.if_id as usize) else {
+                    stopped(
+                        b,
+                        offset,
+                        format!(
+                            "an enhanced packet block names interface {} but the section describes {}",
+                            epb.if_id,
+                            interfaces.len()
+                        ),
+                    );
+                    return Ok(total_interfaces);
+                };
+                let units = (u128::from(epb.ts_high) << 32) | u128::from(epb.ts_low);
+                let ns = (units * 1_000_000_000 / u128::from(ifc.units)) as i128
+                    + i128::from(ifc.offset_s) * 1_000_000_000;
+                let data = &epb.data[..(epb.caplen as usize).min(epb.data.len())];
+                b.push(Frame { ns, link: ifc.link, data, original: epb.origlen });
+            }
+            Block::SimplePacket(spb) => {
+                let Some(ifc) = interfaces.first() else {
+                    stopped(b, offset, "a simple packet block comes before any interface description".into());
+                    return Ok(total_interfaces);
+                };
+                let keep = if ifc.snaplen == 0 {
+                    spb.data.len()
+                } else {
+                    (ifc.snaplen as usize).min(spb.data.len())
+                };
+                let keep = keep.min(spb.origlen as usize);
+                // Simple packet blocks carry no time: they sit at the previous packet's.
+                let ns = b
+                    .first_ns
+                    .map_or(0, |f| f + (b.capture.time.last().copied().unwrap_or(0.0) * 1e9) as i128);
+                b.push(Frame { ns, link: ifc.link, data: &spb.data[..keep], original: spb.origlen });
+            }
+            _ => {}
+        }
+        rest = tail;
+        if b.progress(offset, bytes.len(), progress) {
+            return Err(ParseError::Cancelled);
+        }
+    }
+}
+
+/// What is wrong with the block at the start of `rest`.
+fn block_error(rest: &[u8], big: bool, e: nom::Err<PcapError<&[u8]>>) -> String {
+    let word = |at: usize| {
+        rest.get(at..at + 4).map(|s| {
+            let a: [u8; 4] = s.try_into().unwrap_or_default();
+            if big { u32::from_be_bytes(a) } else { u32::from_le_bytes(a) }
+        })
+    };
+    let kind = match word(0) {
+        Some(0x0000_0006) => "enhanced packet block".to_string(),
+        Some(0x0000_0003) => "simple packet block".to_string(),
+        Some(0x0000_0001) => "interface description block".to_string(),
+        Some(0x0a0d_0d0a) => "section header block".to_string(),
+        Some(t) => format!("block of type 0x{t:08x}"),
+        None => "block".to_string(),
+    };
+    match (e, word(4)) {
+        (nom::Err::Incomplete(_), Some(len)) if len as usize > rest.len() => {
+            format!("the {kind} is truncated: it says {len} bytes, the file has {} left", rest.len())
+        }
+        (nom::Err::Incomplete(_), _) => format!("the {kind} header is truncated ({} bytes left)", rest.len()),
+        (_, Some(len)) if len < 12 || len % 4 != 0 => {
+            format!("the {kind} has an impossible length ({len} bytes)")
+        }
+        (_, Some(len)) => format!(
+            "the {kind} ({len} bytes) does not parse (its length fields disagree or its body is damaged)"
+        ),
+        (_, None) => format!("the {kind} does not parse"),
+    }
+}
+
+#[cfg(test)]
+mod tests;
