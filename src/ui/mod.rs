@@ -157,16 +157,16 @@ fn DropZone(ctx: Ctx) -> impl IntoView {
             on:dragleave=move |_| set_hover.set(false)
             on:drop=on_drop
         >
-            <p><strong>"Drop a Wireshark CSV export here"</strong>" or "</p>
+            <p><strong>"Drop a capture here (pcapng, pcap or a Wireshark CSV export)"</strong>" or "</p>
             <label class="button">
                 "Choose a file…"
-                <input id="file" type="file" multiple accept=".csv,.tsv,.txt,.json,text/csv" data-testid="file-input" on:change=on_change />
+                <input id="file" type="file" multiple accept=".csv,.tsv,.txt,.pcap,.pcapng,.cap,.json,text/csv" data-testid="file-input" on:change=on_change />
             </label>
             " "
             <button class="secondary" data-testid="try-sample" on:click=move |_| ctx.analyse(Source::Sample)>
                 "Try the sample"
             </button>
-            <p class="hint">"Wireshark: File › Export Packet Dissections › As CSV…"</p>
+            <p class="hint">"Drop its NAME.labels.csv (and NAME.stats.json) with it to see how well the analysis did. Nothing leaves this machine."</p>
         </section>
     }
 }

@@ -38,12 +38,22 @@ fn summary_text_and_warnings_on_stderr() {
 
 #[test]
 fn rejected_file_fails_with_the_reason() {
-    let file = data("formats/pcap-named-as.csv");
+    let file = data("formats/empty.csv");
     let out = netsieve(&["summary", file.to_str().expect("utf-8 path")]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("pcap capture, not a CSV export"), "{stderr}");
+    assert!(stderr.contains("empty file"), "{stderr}");
     assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn a_damaged_pcapng_keeps_its_packets_and_says_where_it_stopped() {
+    let file = data("pcap/sample-pcap.truncated.pcapng");
+    let out = netsieve(&["summary", file.to_str().expect("utf-8 path")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("byte 6988764: the enhanced packet block is truncated"), "{stderr}");
+    assert!(stderr.contains("the 3780 packets before it are kept"), "{stderr}");
 }
 
 fn default_report(file: &std::path::Path, out: &std::path::Path) -> Value {

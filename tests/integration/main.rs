@@ -6,6 +6,7 @@ mod detect;
 mod filters;
 mod formats;
 mod overview;
+mod pcap;
 
 use std::path::PathBuf;
 

@@ -835,15 +835,16 @@ impl Dissector {
         d.protocol = "UDP".into();
         d.info = format!("{sp}  >  {dp} Len={len}");
         if has(53) || has(5353) || has(5355) {
-            d.protocol = if has(5353) {
-                "MDNS"
-            } else if has(5355) {
-                "LLMNR"
-            } else {
+            let mdns = has(5353) && !has(53);
+            d.protocol = if has(53) {
                 "DNS"
+            } else if mdns {
+                "MDNS"
+            } else {
+                "LLMNR"
             }
             .into();
-            d.info = dns(p, has(5353));
+            d.info = dns(p, mdns);
         } else if (has(443) || has(4433) || has(8443)) && p.first().is_some_and(|b| b & 0x40 != 0) {
             d.protocol = "QUIC".into();
             d.info = self.quic(p, (src, sp), (dst, dp));

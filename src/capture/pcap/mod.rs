@@ -78,9 +78,14 @@ struct Builder {
 
 impl Builder {
     fn new(container: Container) -> Builder {
-        let mut capture = Capture::default();
-        capture.container =
-            Some(ContainerInfo { kind: container.name().to_string(), interfaces: 0, cut_packets: 0 });
+        let capture = Capture {
+            container: Some(ContainerInfo {
+                kind: container.name().to_string(),
+                interfaces: 0,
+                cut_packets: 0,
+            }),
+            ..Capture::default()
+        };
         Builder {
             capture,
             dissector: dissect::Dissector::default(),
@@ -145,7 +150,8 @@ impl Builder {
     }
 
     fn progress(&self, offset: usize, len: usize, progress: &mut dyn FnMut(f64) -> ControlFlow<()>) -> bool {
-        self.capture.no.len() % PROGRESS_EVERY == 0 && progress(offset as f64 / len.max(1) as f64).is_break()
+        self.capture.no.len().is_multiple_of(PROGRESS_EVERY)
+            && progress(offset as f64 / len.max(1) as f64).is_break()
     }
 }
 

@@ -1,0 +1,91 @@
+//! The pcap readers on the captures of `shared/data/pcap/`: the same packets as Wireshark's CSV
+//! export of them, column by column; the damaged forms; and the analyses on a pcapng against
+//! the same analyses on its CSV export.
+
+use netsieve::capture::{Capture, parse};
+use netsieve::pipeline::{self, NoProgress, Params};
+
+use crate::{data, read};
+
+fn load(name: &str) -> Capture {
+    parse(&read(&data(&format!("pcap/{name}")))).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// Source/Destination: Wireshark names a MAC by its vendor (`IntelCor_3d:91:6a`), Netsieve
+/// writes it whole; the last three octets must agree.
+fn same_host(a: &str, b: &str) -> bool {
+    a == b || (a.len() >= 8 && b.len() >= 8 && a[a.len() - 8..] == b[b.len() - 8..] && a.contains(':'))
+}
+
+/// Compares every column with the CSV export; returns how many Info texts are equal.
+fn against_export(name: &str) -> usize {
+    let got = load(name);
+    let want = load("sample-pcap.csv");
+    assert_eq!(got.len(), 4978, "{name}: packets");
+    assert_eq!(got.len(), want.len(), "{name}: packets");
+    let mut info = 0;
+    for (g, w) in got.packets().zip(want.packets()) {
+        assert_eq!(g.no, w.no, "{name}");
+        // The CSV's time is truncated to µs.
+        assert!((g.time - w.time).abs() < 1.5e-6, "{name} No. {}: time {} vs {}", g.no, g.time, w.time);
+        assert!(same_host(g.source, w.source), "{name} No. {}: Source {} vs {}", g.no, g.source, w.source);
+        assert!(
+            same_host(g.destination, w.destination),
+            "{name} No. {}: Destination {} vs {}",
+            g.no,
+            g.destination,
+            w.destination
+        );
+        assert_eq!(g.protocol, w.protocol, "{name} No. {}: Protocol ({})", g.no, w.info);
+        assert_eq!(g.length, w.length, "{name} No. {}: Length", g.no);
+        info += usize::from(g.info == w.info);
+    }
+    info
+}
+
+#[test]
+fn pcapng_pcap_and_nanosecond_pcap_give_the_csv_exports_packets() {
+    for name in ["sample-pcap.pcapng", "sample-pcap.pcap", "sample-pcap.nsec.pcap"] {
+        let info = against_export(name);
+        // Measured: 4,958 of 4,978 (QUIC Initial packets Wireshark decrypts, one SNMP PDU, six
+        // TCP segments Wireshark annotates after reassembly).
+        assert!(info >= 4950, "{name}: Info equal for {info} of 4,978");
+    }
+}
+
+#[test]
+fn snaplen_cut_packets_keep_their_original_lengths() {
+    let cut = load("sample-pcap.snap128.pcapng");
+    let whole = load("sample-pcap.pcapng");
+    assert_eq!(cut.length, whole.length);
+    let info = cut.container.as_ref().expect("a capture file");
+    assert!(info.cut_packets > 1000, "{}", info.cut_packets);
+    assert!(cut.warnings.iter().any(|w| w.message.contains("snapshot length")), "{:?}", cut.warnings);
+}
+
+#[test]
+fn a_truncated_pcapng_keeps_every_complete_packet() {
+    let c = load("sample-pcap.truncated.pcapng");
+    assert_eq!(c.len(), 3780);
+    let w = &c.warnings[0].message;
+    assert!(w.contains("byte 6988764") && w.contains("enhanced packet block is truncated"), "{w}");
+    let whole = load("sample-pcap.pcapng");
+    for i in [0, 1000, 3779] {
+        assert_eq!(c.packet(i), whole.packet(i));
+    }
+}
+
+#[test]
+fn the_seed_preset_flags_the_same_packets_on_the_pcapng_as_on_its_export() {
+    let run = |name: &str| {
+        let bytes = read(&data(&format!("pcap/{name}")));
+        pipeline::run(&bytes, name, &Params::seed(42), &mut NoProgress)
+            .expect("runs")
+            .report
+            .expect("detected")
+    };
+    let (a, b) = (run("sample-pcap.pcapng"), run("sample-pcap.csv"));
+    for (name, d) in &a.detectors {
+        assert_eq!(d.flagged, b.detectors[name].flagged, "{name}");
+    }
+}
