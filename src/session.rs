@@ -91,14 +91,18 @@ impl Session {
     }
 
     /// Takes a labels file (`No.,label,attack`) and, optionally, the capture's attack table
-    /// (`*.stats.json`). Labels that name none of the capture's packets are refused: they
-    /// belong to another capture.
+    /// (`*.stats.json`). Labels of another capture are refused.
     pub fn set_labels(&mut self, labels: &[u8], stats: Option<&[u8]>) -> Result<(), SessionError> {
         let labels = Labels::from_csv(labels).map_err(SessionError::Labels)?;
+        // Labels are per packet number: a file that misses most of this capture's packets, or
+        // names many it does not have, belongs to another capture (a few rows either way: rows
+        // skipped as unreadable).
         let known = self.capture.no.iter().filter(|no| labels.attack_of.contains_key(no)).count();
-        if known == 0 {
+        let extra = labels.attack_of.len() - known;
+        if known * 10 < self.capture.len() * 9 || extra * 10 > labels.attack_of.len() {
             return Err(SessionError::Labels(format!(
-                "the labels name none of this capture's {} packet numbers: are they for another capture?",
+                "the labels name {known} of this capture's {} packets and {extra} packets it does not have: \
+                 are they for another capture?",
                 self.capture.len()
             )));
         }
@@ -225,10 +229,19 @@ mod tests {
     fn labels_of_another_capture_or_broken_are_refused() {
         let mut s = session(&sample(), Params::context(42));
         let other = s.set_labels(b"No.,label,attack\n9001,1,x\n", None).expect_err("another capture");
-        assert!(other.to_string().contains("none of this capture's 400"), "{other}");
+        assert!(other.to_string().contains("name 0 of this capture's 400 packets and 1"), "{other}");
+        let mut smaller = String::from("No.,label,attack\n");
+        for i in 1..=100 {
+            smaller.push_str(&format!("{i},0,\n"));
+        }
+        let part = s.set_labels(smaller.as_bytes(), None).expect_err("a quarter of the packets");
+        assert!(part.to_string().contains("name 100 of this capture's 400"), "{part}");
         let broken = s.set_labels(b"No.,label,attack\nx,1,y\n", None).expect_err("bad No.");
         assert!(broken.to_string().contains("line 2"), "{broken}");
-        let stats = s.set_labels(b"No.,label,attack\n1,0,\n", Some(b"{")).expect_err("bad stats");
+        let all: String = std::iter::once("No.,label,attack\n".to_string())
+            .chain((1..=400).map(|i| format!("{i},0,\n")))
+            .collect();
+        let stats = s.set_labels(all.as_bytes(), Some(b"{")).expect_err("bad stats");
         assert!(stats.to_string().contains("stats"), "{stats}");
         assert!(s.evaluation().is_none());
     }

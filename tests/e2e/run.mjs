@@ -402,7 +402,7 @@ test('default preset: the threshold slider re-cuts as the CLI\'s --threshold wit
   // Labels: a file of another capture is refused and the results stand; the right one evaluates.
   await page.setInputFiles('[data-testid=labels-file]', join(DATA, 'sample-small.labels.csv'));
   const refused = await page.waitForSelector('[data-testid=rejected]', { timeout: 10_000 });
-  assert((await refused.textContent()).includes('none of this capture'), 'labels of another capture refused');
+  assert((await refused.textContent()).includes('are they for another capture?'), 'labels of another capture refused');
   await page.setInputFiles('[data-testid=labels-file]', [join(DATA, 'lab-120k.labels.csv'), join(DATA, 'lab-120k.stats.json')]);
   await page.waitForSelector('[data-testid=evaluation-summary]', { timeout: 10_000 });
   const evalOut = join(tmpdir(), 'netsieve-e2e-eval.json');
