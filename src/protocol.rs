@@ -15,7 +15,7 @@ use crate::report::ResultsView;
 use crate::stats::Overview;
 
 /// Bumped when a message changes shape; page and worker must agree.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ToWorker {
@@ -59,15 +59,20 @@ pub enum FromWorker {
         epochs: usize,
         loss: f64,
     },
-    /// The detectors' results: a view for the page, and for download the full report as JSON
-    /// and every flagged packet as CSV.
+    /// The detectors' results: a view for the page, and for download every flagged packet as
+    /// CSV and the Markdown report. `Report` follows with the JSON report.
     Results {
         job: u64,
         view: Box<ResultsView>,
-        report_json: String,
         flagged_csv: String,
         /// The Markdown report (capture text escaped).
         markdown: String,
+    },
+    /// The full report as JSON, after each `Results` (built after the view is posted, so the
+    /// page shows a new threshold's results without waiting for megabytes of scores).
+    Report {
+        job: u64,
+        report_json: String,
     },
     /// A `Recut` or `Labels` request could not be done (a bad labels file, say); the analysis
     /// stands as it was.
@@ -102,6 +107,7 @@ impl FromWorker {
             | FromWorker::Backend { job, .. }
             | FromWorker::Epoch { job, .. }
             | FromWorker::Results { job, .. }
+            | FromWorker::Report { job, .. }
             | FromWorker::Done { job, .. }
             | FromWorker::Rejected { job, .. }
             | FromWorker::Failed { job, .. }
@@ -147,6 +153,11 @@ mod tests {
                 note: BackendNote { backend: "CPU".into(), reason: "chosen in the settings".into() },
             },
             FromWorker::Epoch { job: 3, epoch: 2, epochs: 20, loss: 0.004 },
+            FromWorker::Report { job: 3, report_json: "{}".into() },
+            FromWorker::Rejected {
+                job: 3,
+                error: ErrorReport { message: "labels of another capture".into() },
+            },
             FromWorker::Done { job: 3, seconds: 0.25, memory_bytes: 1 << 20 },
             FromWorker::Failed { job: 3, error: ErrorReport { message: "empty file".into() } },
             FromWorker::Crashed { job: 3, error: ErrorReport { message: "panicked at x".into() } },
@@ -164,6 +175,17 @@ mod tests {
         };
         let back: ToWorker = serde_json::from_str(&serde_json::to_string(&to).expect("ser")).expect("de");
         assert_eq!(back, to);
+        for to in [
+            ToWorker::Recut {
+                job: 2,
+                threshold: 2.5,
+                engines: EngineThresholds { iforest: Some(1.0), ..Default::default() },
+            },
+            ToWorker::Labels { job: 2, labels: "No.,label,attack\n".into(), stats: None },
+        ] {
+            let back: ToWorker = serde_json::from_str(&serde_json::to_string(&to).expect("ser")).expect("de");
+            assert_eq!(back, to);
+        }
     }
 
     #[test]

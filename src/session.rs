@@ -17,11 +17,11 @@ struct Truth {
     windows: Option<Vec<AttackWindow>>,
 }
 
-/// What the page shows and offers for download at the current thresholds.
+/// What the page shows and offers for download at the current thresholds (the JSON report,
+/// megabytes for a large capture, comes separately: [`Session::report_json`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Results {
     pub view: ResultsView,
-    pub report_json: String,
     pub flagged_csv: String,
     pub markdown: String,
 }
@@ -117,18 +117,21 @@ impl Session {
         Some(evaluate(&self.report, &self.capture, &t.labels, t.windows.as_deref()))
     }
 
-    /// The page's view (the first `limit` flagged packets), the JSON report, every flagged
-    /// packet as CSV and the Markdown report, all at the current thresholds.
+    /// The page's view (the first `limit` flagged packets), every flagged packet as CSV and
+    /// the Markdown report, all at the current thresholds.
     pub fn results(&self, limit: usize) -> Result<Results, SessionError> {
-        let report_json =
-            serde_json::to_string(&self.report).map_err(|e| SessionError::Export(e.to_string()))?;
         let (mut view, flagged_csv) = self
             .report
             .view_and_csv(&self.capture, limit)
             .map_err(|e| SessionError::Export(e.to_string()))?;
         view.evaluation = self.evaluation();
         let markdown = crate::markdown::markdown(&self.report);
-        Ok(Results { view, report_json, flagged_csv, markdown })
+        Ok(Results { view, flagged_csv, markdown })
+    }
+
+    /// The report as JSON (the CLI's `--json` format), at the current thresholds.
+    pub fn report_json(&self) -> Result<String, SessionError> {
+        serde_json::to_string(&self.report).map_err(|e| SessionError::Export(e.to_string()))
     }
 }
 

@@ -132,6 +132,7 @@ async fn handle(scope: DedicatedWorkerGlobalScope, data: JsValue) {
                     Some(session) => match results(job, &session) {
                         Ok(results) => {
                             post(&scope, &results);
+                            post_report(&scope, job, &session);
                             SESSION.set(Some((job, session)));
                             done(job, started)
                         }
@@ -164,29 +165,31 @@ fn with_session(
     job: u64,
     change: impl FnOnce(&mut Session) -> Result<(), ErrorReport>,
 ) {
-    let answer = SESSION.with_borrow_mut(|current| {
-        let (_, session) = current.as_mut().filter(|(j, _)| *j == job)?;
-        Some(match change(session).and_then(|()| results(job, session)) {
-            Ok(r) => r,
-            Err(error) => FromWorker::Rejected { job, error },
-        })
+    SESSION.with_borrow_mut(|current| {
+        let Some((_, session)) = current.as_mut().filter(|(j, _)| *j == job) else { return };
+        match change(session).and_then(|()| results(job, session)) {
+            Ok(r) => {
+                post(scope, &r);
+                post_report(scope, job, session);
+            }
+            Err(error) => post(scope, &FromWorker::Rejected { job, error }),
+        }
     });
-    if let Some(answer) = answer {
-        post(scope, &answer);
+}
+
+/// Posts the session's JSON report (after its view, which the page shows first).
+fn post_report(scope: &DedicatedWorkerGlobalScope, job: u64, session: &Session) {
+    match session.report_json() {
+        Ok(report_json) => post(scope, &FromWorker::Report { job, report_json }),
+        Err(e) => post(scope, &FromWorker::Rejected { job, error: e.into() }),
     }
 }
 
-/// The `Results` message of a session: the page's view, the report as JSON, every flagged
-/// packet as CSV and the Markdown report.
+/// The `Results` message of a session: the page's view, every flagged packet as CSV and the
+/// Markdown report.
 fn results(job: u64, session: &Session) -> Result<FromWorker, ErrorReport> {
     let r = session.results(FLAGGED_ROWS)?;
-    Ok(FromWorker::Results {
-        job,
-        view: Box::new(r.view),
-        report_json: r.report_json,
-        flagged_csv: r.flagged_csv,
-        markdown: r.markdown,
-    })
+    Ok(FromWorker::Results { job, view: Box::new(r.view), flagged_csv: r.flagged_csv, markdown: r.markdown })
 }
 
 /// Size of this worker's wasm linear memory.

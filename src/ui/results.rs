@@ -421,8 +421,8 @@ fn Results(view: Arc<ResultsView>, analysis: UseAnalysis) -> impl IntoView {
     let pages = move || rows.with(|r| r.len().div_ceil(PAGE).max(1));
     let a = view.agreement.clone();
     let download_json = move |_| {
-        if let Some(d) = analysis.downloads() {
-            download("netsieve-report.json", "application/json", &d.report_json);
+        if let Some(json) = analysis.downloads().and_then(|d| d.report_json) {
+            download("netsieve-report.json", "application/json", &json);
         }
     };
     let download_flagged = move |_| {
@@ -474,7 +474,7 @@ fn Results(view: Arc<ResultsView>, analysis: UseAnalysis) -> impl IntoView {
                 view! { <div class="wide-chart"><ChartCanvas chart=c testid="chart-scatter" /></div> }
             }
             <div class="downloads">
-                <button data-testid="download-report" on:click=download_json>"Download the report (JSON)"</button>
+                <button data-testid="download-report" disabled=move || !analysis.report_ready.get() on:click=download_json>"Download the report (JSON)"</button>
                 <button class="secondary" data-testid="download-csv" on:click=download_flagged>"Download flagged packets (CSV)"</button>
                 <button class="secondary" data-testid="download-markdown" on:click=download_markdown>"Download the report (Markdown)"</button>
             </div>

@@ -46,7 +46,8 @@ pub struct Warnings {
 /// The files an analysis offers for download.
 #[derive(Debug, Clone)]
 pub struct Downloads {
-    pub report_json: Arc<str>,
+    /// `None` until the worker's `Report` message for these results arrives.
+    pub report_json: Option<Arc<str>>,
     pub flagged_csv: Arc<str>,
     pub markdown: Arc<str>,
 }
@@ -77,6 +78,8 @@ pub struct UseAnalysis {
     pub rejected: ReadSignal<Option<String>>,
     /// Milliseconds from the last threshold change sent to its results shown.
     pub cut_ms: ReadSignal<Option<f64>>,
+    /// The JSON report of the current results has arrived (it follows the view).
+    pub report_ready: ReadSignal<bool>,
     /// The full report as JSON and every flagged packet as CSV, for download (kept out of
     /// signals: they can be megabytes).
     downloads: StoredValue<Option<Downloads>>,
@@ -101,6 +104,7 @@ struct Setters {
     results: WriteSignal<Option<Arc<ResultsView>>>,
     rejected: WriteSignal<Option<String>>,
     cut_ms: WriteSignal<Option<f64>>,
+    report_ready: WriteSignal<bool>,
 }
 
 /// A request about the finished analysis (a new threshold, labels): at most one is with the
@@ -142,6 +146,7 @@ pub fn use_analysis() -> UseAnalysis {
     let (backend, set_backend) = signal(None);
     let (rejected, set_rejected) = signal(None);
     let (cut_ms, set_cut_ms) = signal(None);
+    let (report_ready, set_report_ready) = signal(false);
     let analysis = UseAnalysis {
         phase,
         progress,
@@ -158,6 +163,7 @@ pub fn use_analysis() -> UseAnalysis {
         results,
         rejected,
         cut_ms,
+        report_ready,
         downloads: StoredValue::new(None),
         inner: StoredValue::new_local(Inner {
             client: None,
@@ -183,6 +189,7 @@ pub fn use_analysis() -> UseAnalysis {
             results: set_results,
             rejected: set_rejected,
             cut_ms: set_cut_ms,
+            report_ready: set_report_ready,
         },
     };
     analysis.respawn(WorkerKind::Cpu);
@@ -213,6 +220,7 @@ impl UseAnalysis {
         self.set.results.set(None);
         self.set.rejected.set(None);
         self.set.cut_ms.set(None);
+        self.set.report_ready.set(false);
         self.downloads.set_value(None);
         self.inner.update_value(|i| i.follow = Follow::default());
         self.set.runs.update(|n| *n += 1);
@@ -400,9 +408,18 @@ impl UseAnalysis {
                 self.set.epoch.set(Some((epoch, epochs)));
                 self.set.losses.update(|l| l.push(loss));
             }
-            FromWorker::Results { view, report_json, flagged_csv, markdown, .. } => {
+            FromWorker::Report { report_json, .. } => {
+                self.downloads.update_value(|d| {
+                    if let Some(d) = d {
+                        d.report_json = Some(Arc::from(report_json));
+                    }
+                });
+                self.set.report_ready.set(true);
+            }
+            FromWorker::Results { view, flagged_csv, markdown, .. } => {
+                self.set.report_ready.set(false);
                 self.downloads.set_value(Some(Downloads {
-                    report_json: Arc::from(report_json),
+                    report_json: None,
                     flagged_csv: Arc::from(flagged_csv),
                     markdown: Arc::from(markdown),
                 }));
