@@ -142,6 +142,13 @@ enum Command {
         /// Write the Markdown report (incidents, filters, settings) here.
         #[arg(long)]
         markdown: Option<PathBuf>,
+        /// Write the flagged packets (of the primary verdict, or of one `--incident`) as a
+        /// pcapng that Wireshark opens (pcap or pcapng input only).
+        #[arg(long)]
+        pcap_out: Option<PathBuf>,
+        /// With `--pcap-out`: only this incident's packets (its rank).
+        #[arg(long, requires = "pcap_out")]
+        incident: Option<usize>,
         #[command(flatten)]
         detect: DetectArgs,
     },
@@ -244,7 +251,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                 write_overview(&mut out, &analysis.overview)?;
             }
         }
-        Command::Analyze { file, json, labels, markdown, detect } => {
+        Command::Analyze { file, json, labels, markdown, pcap_out, incident, detect } => {
             let (report, capture) = analyze(&file, &detect.params(), &detect.compute())?;
             let mut out = std::io::stdout().lock();
             write_results(&mut out, &report)?;
@@ -260,6 +267,13 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                 std::fs::write(&path, crate::markdown::markdown(&report))
                     .with_context(|| format!("cannot write {}", path.display()))?;
                 writeln!(out, "Markdown report written to {}", path.display())?;
+            }
+            if let Some(path) = pcap_out {
+                let keep = pcap_selection(&report, incident)?;
+                let bytes = crate::capture::pcap::export_pcapng(&read(&file)?, &keep)
+                    .with_context(|| format!("{}: cannot export", file.display()))?;
+                std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+                writeln!(out, "{} packets written to {} (pcapng)", keep.len(), path.display())?;
             }
         }
         Command::Evaluate { file, labels, stats, json, report: report_out, detect } => {
@@ -408,6 +422,24 @@ impl ProgressSink for Bar {
         }
         ControlFlow::Continue(())
     }
+}
+
+/// The packets `--pcap-out` writes: one incident's, or the primary verdict's flags (the union of
+/// every detector's for the seed preset).
+fn pcap_selection(
+    report: &Report,
+    incident: Option<usize>,
+) -> anyhow::Result<std::collections::BTreeSet<u64>> {
+    if let Some(rank) = incident {
+        let i = report.incidents.iter().find(|i| i.rank == rank).ok_or_else(|| {
+            anyhow::anyhow!("there is no incident #{rank} (the analysis found {})", report.incidents.len())
+        })?;
+        return Ok(i.packets.iter().copied().collect());
+    }
+    Ok(match report.primary.as_ref().and_then(|p| report.detectors.get(p)) {
+        Some(d) => d.flagged.iter().copied().collect(),
+        None => report.detectors.values().flat_map(|d| d.flagged.iter().copied()).collect(),
+    })
 }
 
 fn analyze(file: &Path, params: &Params, compute: &Compute) -> anyhow::Result<(Report, Capture)> {

@@ -126,3 +126,50 @@ fn evaluate_finds_the_scan_by_its_attacker_on_the_sample() {
     assert!(e["scores"]["combined"]["roc_auc"].as_f64().expect("auc") > 0.9);
     assert!(e["precision"].as_f64().expect("precision") >= 0.5);
 }
+
+#[test]
+fn pcap_out_writes_a_pcapng_that_tshark_reads_back() {
+    let file = data("pcap/sample-pcap.pcapng");
+    let dir = std::env::temp_dir().join(format!("netsieve-pcap-out-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (json, out) = (dir.join("r.json"), dir.join("flagged.pcapng"));
+    let o = netsieve(&[
+        "analyze",
+        file.to_str().expect("utf-8"),
+        "--json",
+        json.to_str().expect("utf-8"),
+        "--pcap-out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: Value = serde_json::from_slice(&std::fs::read(&json).expect("report")).expect("json");
+    let flagged: Vec<u64> = report["detectors"]["combined"]["flagged"]
+        .as_array()
+        .expect("flagged")
+        .iter()
+        .map(|v| v.as_u64().expect("No."))
+        .collect();
+    assert!(!flagged.is_empty());
+    // tshark reads it, and its packets are the flagged ones: same lengths as in the input.
+    let fields = |path: &std::path::Path| {
+        let o = std::process::Command::new("tshark")
+            .args([
+                "-r",
+                path.to_str().expect("utf-8"),
+                "-T",
+                "fields",
+                "-e",
+                "frame.len",
+                "-e",
+                "frame.time_epoch",
+            ])
+            .output()
+            .expect("tshark runs (./x installs Debian's tshark)");
+        assert!(o.status.success(), "tshark: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).expect("utf-8").lines().map(str::to_string).collect::<Vec<_>>()
+    };
+    let all = fields(&file);
+    let want: Vec<String> = flagged.iter().map(|&no| all[no as usize - 1].clone()).collect();
+    assert_eq!(fields(&out), want);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -67,6 +67,43 @@ impl Container {
     }
 }
 
+/// What a walk over a capture file feeds: its frames, in file order, and where it stopped.
+trait Walker {
+    fn frame(&mut self, f: Frame<'_>);
+    /// Frames fed so far.
+    fn frames(&self) -> usize;
+    /// The walk stopped at `offset` for `what`; the frames before it stand.
+    fn stopped(&mut self, offset: usize, what: String);
+}
+
+impl Walker for Builder {
+    fn frame(&mut self, f: Frame<'_>) {
+        self.push(f);
+    }
+
+    fn frames(&self) -> usize {
+        self.capture.no.len()
+    }
+
+    fn stopped(&mut self, offset: usize, what: String) {
+        let kept = self.capture.no.len();
+        self.capture.warn(
+            0,
+            format!("byte {offset}: {what}; the {kept} packets before it are kept, the rest of the file is not read"),
+        );
+    }
+}
+
+/// Cancels (returns true) when `progress` says so, every few thousand frames.
+fn cancelled(
+    w: &dyn Walker,
+    offset: usize,
+    len: usize,
+    progress: &mut dyn FnMut(f64) -> ControlFlow<()>,
+) -> bool {
+    w.frames().is_multiple_of(PROGRESS_EVERY) && progress(offset as f64 / len.max(1) as f64).is_break()
+}
+
 /// Builds the capture while frames come in.
 struct Builder {
     capture: Capture,
@@ -148,11 +185,6 @@ impl Builder {
         self.capture.shrink();
         self.capture
     }
-
-    fn progress(&self, offset: usize, len: usize, progress: &mut dyn FnMut(f64) -> ControlFlow<()>) -> bool {
-        self.capture.no.len().is_multiple_of(PROGRESS_EVERY)
-            && progress(offset as f64 / len.max(1) as f64).is_break()
-    }
 }
 
 /// Reads a pcap or pcapng file (see the module docs).
@@ -169,20 +201,9 @@ pub fn parse(
     Ok(b.finish(interfaces))
 }
 
-/// Says where the walk stopped and why; the packets before it are kept.
-fn stopped(b: &mut Builder, offset: usize, what: String) {
-    let kept = b.capture.no.len();
-    b.capture.warn(
-        0,
-        format!(
-            "byte {offset}: {what}; the {kept} packets before it are kept, the rest of the file is not read"
-        ),
-    );
-}
-
 fn legacy(
     bytes: &[u8],
-    b: &mut Builder,
+    b: &mut dyn Walker,
     progress: &mut dyn FnMut(f64) -> ControlFlow<()>,
 ) -> Result<usize, ParseError> {
     let (mut rest, header) = parse_pcap_header(bytes).map_err(|_| ParseError::Container {
@@ -201,14 +222,14 @@ fn legacy(
             Ok((tail, frame)) => {
                 let frac = i128::from(frame.ts_usec) * if nanos { 1 } else { 1_000 };
                 let ns = i128::from(frame.ts_sec) * 1_000_000_000 + frac;
-                b.push(Frame { ns, link, data: frame.data, original: frame.origlen });
+                b.frame(Frame { ns, link, data: frame.data, original: frame.origlen });
                 rest = tail;
-                if b.progress(offset, bytes.len(), progress) {
+                if cancelled(b, offset, bytes.len(), progress) {
                     return Err(ParseError::Cancelled);
                 }
             }
             Err(e) => {
-                let no = b.capture.no.len() + 1;
+                let no = b.frames() + 1;
                 let what = match e {
                     nom::Err::Incomplete(_) => {
                         let caplen = rest.get(8..12).map(|s| {
@@ -228,7 +249,7 @@ fn legacy(
                     }
                     _ => format!("packet {no}'s record does not parse"),
                 };
-                stopped(b, offset, what);
+                b.stopped(offset, what);
                 return Ok(1);
             }
         }
@@ -247,7 +268,7 @@ struct Interface {
 
 fn pcapng(
     bytes: &[u8],
-    b: &mut Builder,
+    b: &mut dyn Walker,
     progress: &mut dyn FnMut(f64) -> ControlFlow<()>,
 ) -> Result<usize, ParseError> {
     let (_, shb) = parse_sectionheaderblock(bytes).map_err(|_| ParseError::Container {
@@ -257,6 +278,8 @@ fn pcapng(
     let mut big = shb.big_endian();
     let mut interfaces: Vec<Interface> = Vec::new();
     let mut total_interfaces = 0;
+    // Simple packet blocks carry no time: they sit at the previous packet's.
+    let mut last_ns = 0i128;
     let mut rest = bytes;
     loop {
         let offset = bytes.len() - rest.len();
@@ -267,7 +290,7 @@ fn pcapng(
         let (tail, block) = match parsed {
             Ok(ok) => ok,
             Err(e) => {
-                stopped(b, offset, block_error(rest, big, e));
+                b.stopped(offset, block_error(rest, big, e));
                 return Ok(total_interfaces);
             }
         };
@@ -288,8 +311,7 @@ fn pcapng(
             }
             Block::EnhancedPacket(epb) => {
                 let Some(ifc) = interfaces.get(epb.if_id as usize) else {
-                    stopped(
-                        b,
+                    b.stopped(
                         offset,
                         format!(
                             "an enhanced packet block names interface {} but the section describes {}",
@@ -303,11 +325,12 @@ fn pcapng(
                 let ns = (units * 1_000_000_000 / u128::from(ifc.units)) as i128
                     + i128::from(ifc.offset_s) * 1_000_000_000;
                 let data = &epb.data[..(epb.caplen as usize).min(epb.data.len())];
-                b.push(Frame { ns, link: ifc.link, data, original: epb.origlen });
+                last_ns = ns;
+                b.frame(Frame { ns, link: ifc.link, data, original: epb.origlen });
             }
             Block::SimplePacket(spb) => {
                 let Some(ifc) = interfaces.first() else {
-                    stopped(b, offset, "a simple packet block comes before any interface description".into());
+                    b.stopped(offset, "a simple packet block comes before any interface description".into());
                     return Ok(total_interfaces);
                 };
                 let keep = if ifc.snaplen == 0 {
@@ -316,16 +339,17 @@ fn pcapng(
                     (ifc.snaplen as usize).min(spb.data.len())
                 };
                 let keep = keep.min(spb.origlen as usize);
-                // Simple packet blocks carry no time: they sit at the previous packet's.
-                let ns = b
-                    .first_ns
-                    .map_or(0, |f| f + (b.capture.time.last().copied().unwrap_or(0.0) * 1e9) as i128);
-                b.push(Frame { ns, link: ifc.link, data: &spb.data[..keep], original: spb.origlen });
+                b.frame(Frame {
+                    ns: last_ns,
+                    link: ifc.link,
+                    data: &spb.data[..keep],
+                    original: spb.origlen,
+                });
             }
             _ => {}
         }
         rest = tail;
-        if b.progress(offset, bytes.len(), progress) {
+        if cancelled(b, offset, bytes.len(), progress) {
             return Err(ParseError::Cancelled);
         }
     }
@@ -360,6 +384,97 @@ fn block_error(rest: &[u8], big: bool, e: nom::Err<PcapError<&[u8]>>) -> String 
         ),
         (_, None) => format!("the {kind} does not parse"),
     }
+}
+
+/// Writes the packets numbered `keep` (1-based, file order) of a pcap or pcapng file as a
+/// pcapng that Wireshark opens: one section, one interface per link type met (nanosecond
+/// timestamps), each kept frame's bytes, capture time and original length unchanged. Packet
+/// numbers are those of the analysis (the `No.` of the report).
+pub fn export_pcapng(bytes: &[u8], keep: &std::collections::BTreeSet<u64>) -> Result<Vec<u8>, ParseError> {
+    let container = Container::detect(bytes).ok_or_else(|| ParseError::Container {
+        offset: 0,
+        message: "only a pcap or pcapng input can be exported as pcapng".into(),
+    })?;
+    let mut w = Exporter { keep, seen: 0, out: Vec::new(), interfaces: Vec::new() };
+    w.out.extend(ng_block(0x0a0d_0d0a, &{
+        let mut b = 0x1a2b_3c4du32.to_le_bytes().to_vec();
+        b.extend_from_slice(&[1, 0, 0, 0]);
+        b.extend_from_slice(&(-1i64).to_le_bytes());
+        b.extend(ng_option(4, b"Netsieve"));
+        b.extend_from_slice(&[0, 0, 0, 0]);
+        b
+    }));
+    let mut none = |_| ControlFlow::Continue(());
+    match container {
+        Container::Pcap => legacy(bytes, &mut w, &mut none)?,
+        Container::PcapNg => pcapng(bytes, &mut w, &mut none)?,
+    };
+    Ok(w.out)
+}
+
+struct Exporter<'k> {
+    keep: &'k std::collections::BTreeSet<u64>,
+    seen: usize,
+    out: Vec<u8>,
+    /// Link type of each interface written, in id order.
+    interfaces: Vec<i32>,
+}
+
+impl Walker for Exporter<'_> {
+    fn frame(&mut self, f: Frame<'_>) {
+        self.seen += 1;
+        if !self.keep.contains(&(self.seen as u64)) {
+            return;
+        }
+        let id = match self.interfaces.iter().position(|&l| l == f.link.0) {
+            Some(i) => i,
+            None => {
+                self.interfaces.push(f.link.0);
+                let mut b = (f.link.0 as u16).to_le_bytes().to_vec();
+                b.extend_from_slice(&[0, 0]);
+                b.extend_from_slice(&0u32.to_le_bytes());
+                b.extend(ng_option(9, &[9])); // if_tsresol: nanoseconds
+                b.extend_from_slice(&[0, 0, 0, 0]);
+                self.out.extend(ng_block(1, &b));
+                self.interfaces.len() - 1
+            }
+        };
+        let ts = f.ns.max(0) as u64;
+        let mut b = (id as u32).to_le_bytes().to_vec();
+        b.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
+        b.extend_from_slice(&(ts as u32).to_le_bytes());
+        b.extend_from_slice(&(f.data.len() as u32).to_le_bytes());
+        b.extend_from_slice(&f.original.max(f.data.len() as u32).to_le_bytes());
+        b.extend_from_slice(f.data);
+        self.out.extend(ng_block(6, &b));
+    }
+
+    fn frames(&self) -> usize {
+        self.seen
+    }
+
+    fn stopped(&mut self, _offset: usize, _what: String) {}
+}
+
+/// A little-endian pcapng block: type, total length, body padded to 32 bits, total length.
+fn ng_block(ty: u32, body: &[u8]) -> Vec<u8> {
+    let pad = (4 - body.len() % 4) % 4;
+    let len = (12 + body.len() + pad) as u32;
+    let mut b = ty.to_le_bytes().to_vec();
+    b.extend_from_slice(&len.to_le_bytes());
+    b.extend_from_slice(body);
+    b.extend(std::iter::repeat_n(0, pad));
+    b.extend_from_slice(&len.to_le_bytes());
+    b
+}
+
+/// A pcapng option: code, length, value padded to 32 bits.
+fn ng_option(code: u16, value: &[u8]) -> Vec<u8> {
+    let mut o = code.to_le_bytes().to_vec();
+    o.extend_from_slice(&(value.len() as u16).to_le_bytes());
+    o.extend_from_slice(value);
+    o.extend(std::iter::repeat_n(0, (4 - value.len() % 4) % 4));
+    o
 }
 
 #[cfg(test)]
