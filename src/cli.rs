@@ -269,7 +269,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                 writeln!(out, "Markdown report written to {}", path.display())?;
             }
             if let Some(path) = pcap_out {
-                let keep = pcap_selection(&report, incident)?;
+                let keep = crate::session::Session::selection(&report, incident)?;
                 let bytes = crate::capture::pcap::export_pcapng(&read(&file)?, &keep)
                     .with_context(|| format!("{}: cannot export", file.display()))?;
                 std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
@@ -422,24 +422,6 @@ impl ProgressSink for Bar {
         }
         ControlFlow::Continue(())
     }
-}
-
-/// The packets `--pcap-out` writes: one incident's, or the primary verdict's flags (the union of
-/// every detector's for the seed preset).
-fn pcap_selection(
-    report: &Report,
-    incident: Option<usize>,
-) -> anyhow::Result<std::collections::BTreeSet<u64>> {
-    if let Some(rank) = incident {
-        let i = report.incidents.iter().find(|i| i.rank == rank).ok_or_else(|| {
-            anyhow::anyhow!("there is no incident #{rank} (the analysis found {})", report.incidents.len())
-        })?;
-        return Ok(i.packets.iter().copied().collect());
-    }
-    Ok(match report.primary.as_ref().and_then(|p| report.detectors.get(p)) {
-        Some(d) => d.flagged.iter().copied().collect(),
-        None => report.detectors.values().flat_map(|d| d.flagged.iter().copied()).collect(),
-    })
 }
 
 fn analyze(file: &Path, params: &Params, compute: &Compute) -> anyhow::Result<(Report, Capture)> {

@@ -15,7 +15,7 @@ use crate::report::ResultsView;
 use crate::stats::Overview;
 
 /// Bumped when a message changes shape; page and worker must agree.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ToWorker {
@@ -28,6 +28,9 @@ pub enum ToWorker {
     /// Ground truth for `job`'s capture: a `NAME.labels.csv` and, optionally, its
     /// `NAME.stats.json` attack table. Every `Results` after it carries the evaluation.
     Labels { job: u64, labels: String, stats: Option<String> },
+    /// The flagged packets of `job` (or one incident's, by rank) as a pcapng; answered by
+    /// `Pcap` (pcap/pcapng inputs only).
+    ExportPcap { job: u64, incident: Option<usize> },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,6 +77,11 @@ pub enum FromWorker {
         job: u64,
         report_json: String,
     },
+    /// The pcapng asked for with `ExportPcap`.
+    Pcap {
+        job: u64,
+        bytes: Vec<u8>,
+    },
     /// A `Recut` or `Labels` request could not be done (a bad labels file, say); the analysis
     /// stands as it was.
     Rejected {
@@ -108,6 +116,7 @@ impl FromWorker {
             | FromWorker::Epoch { job, .. }
             | FromWorker::Results { job, .. }
             | FromWorker::Report { job, .. }
+            | FromWorker::Pcap { job, .. }
             | FromWorker::Done { job, .. }
             | FromWorker::Rejected { job, .. }
             | FromWorker::Failed { job, .. }

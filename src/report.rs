@@ -298,6 +298,9 @@ pub struct ResultsView {
     /// Against the labels the person gave, at the current thresholds.
     #[serde(default)]
     pub evaluation: Option<crate::assess::Evaluation>,
+    /// The input was a pcap/pcapng: its flagged packets can be exported as pcapng.
+    #[serde(default)]
+    pub pcap_export: bool,
 }
 
 /// The scatter raster's size: the plot area of the page's chart, in CSS pixels.
@@ -424,6 +427,7 @@ impl Report {
             loss_history,
             scatter: Scatter::of(self, capture, index, SCATTER_W, SCATTER_H),
             evaluation: None,
+            pcap_export: false,
         }
     }
 }

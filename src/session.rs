@@ -4,6 +4,8 @@
 //! [`Session::results`]. Core code: tested natively, so the page's slider and labels do what the
 //! CLI's `--threshold` and `evaluate` do.
 
+use std::collections::BTreeSet;
+
 use crate::assess::{AttackWindow, Evaluation, attack_windows, evaluate};
 use crate::capture::Capture;
 use crate::evaluate::Labels;
@@ -36,6 +38,8 @@ pub struct Session {
     bytes: usize,
     params: Params,
     truth: Option<Truth>,
+    /// The file's bytes, kept when it was a pcap or pcapng (to export packets from).
+    source: Option<Vec<u8>>,
 }
 
 /// Why a session could not do what was asked.
@@ -49,6 +53,10 @@ pub enum SessionError {
     Labels(String),
     #[error("could not write the results: {0}")]
     Export(String),
+    #[error("there is no incident #{0}")]
+    NoIncident(usize),
+    #[error("only a pcap or pcapng input can be exported as pcapng")]
+    NotACaptureFile,
 }
 
 impl Session {
@@ -63,7 +71,35 @@ impl Session {
             bytes,
             params,
             truth: None,
+            source: None,
         })
+    }
+
+    /// Keeps the file's bytes when they are a pcap or pcapng, for [`Session::pcapng`].
+    pub fn keep_source(&mut self, bytes: Vec<u8>) {
+        if self.capture.container.is_some() {
+            self.source = Some(bytes);
+        }
+    }
+
+    /// The packets to export: one incident's (by rank), or the primary verdict's flags (the
+    /// union of every detector's for the seed preset).
+    pub fn selection(report: &Report, incident: Option<usize>) -> Result<BTreeSet<u64>, SessionError> {
+        if let Some(rank) = incident {
+            let i = report.incidents.iter().find(|i| i.rank == rank).ok_or(SessionError::NoIncident(rank))?;
+            return Ok(i.packets.iter().copied().collect());
+        }
+        Ok(match report.primary.as_ref().and_then(|p| report.detectors.get(p)) {
+            Some(d) => d.flagged.iter().copied().collect(),
+            None => report.detectors.values().flat_map(|d| d.flagged.iter().copied()).collect(),
+        })
+    }
+
+    /// The flagged packets (or one incident's) as a pcapng, when the input was a capture file.
+    pub fn pcapng(&self, incident: Option<usize>) -> Result<Vec<u8>, SessionError> {
+        let source = self.source.as_ref().ok_or(SessionError::NotACaptureFile)?;
+        let keep = Session::selection(&self.report, incident)?;
+        crate::capture::pcap::export_pcapng(source, &keep).map_err(|e| SessionError::Export(e.to_string()))
     }
 
     pub fn report(&self) -> &Report {
@@ -125,6 +161,7 @@ impl Session {
             .view_and_csv(&self.capture, limit)
             .map_err(|e| SessionError::Export(e.to_string()))?;
         view.evaluation = self.evaluation();
+        view.pcap_export = self.source.is_some();
         let markdown = crate::markdown::markdown(&self.report);
         Ok(Results { view, flagged_csv, markdown })
     }
@@ -201,6 +238,13 @@ mod tests {
         assert!(s.report().detectors["iforest"].count > 300, "iforest flags all but its lowest scores");
         assert_eq!(s.report().detectors["kmeans"].count, km);
         assert!(matches!(s.recut(f64::NAN, EngineThresholds::default()), Err(SessionError::BadThreshold(_))));
+    }
+
+    #[test]
+    fn only_a_capture_file_exports_pcapng() {
+        let s = session(&sample(), Params::context(42));
+        assert_eq!(s.pcapng(None), Err(SessionError::NotACaptureFile));
+        assert!(matches!(Session::selection(s.report(), Some(99)), Err(SessionError::NoIncident(99))));
     }
 
     #[test]

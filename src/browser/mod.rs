@@ -24,9 +24,18 @@ pub fn from_js<T: serde::de::DeserializeOwned>(value: JsValue) -> Result<T, Stri
 
 /// Offers `text` as a file download (a Blob URL clicked through a temporary link: no network).
 pub fn download(file_name: &str, mime: &str, text: &str) {
+    offer(file_name, mime, &JsValue::from_str(text));
+}
+
+/// Offers `bytes` as a file download.
+pub fn download_bytes(file_name: &str, mime: &str, bytes: &[u8]) {
+    offer(file_name, mime, &js_sys::Uint8Array::from(bytes));
+}
+
+fn offer(file_name: &str, mime: &str, part: &JsValue) {
     use wasm_bindgen::JsCast;
     let Some(document) = web_sys::window().and_then(|w| w.document()) else { return };
-    let parts = js_sys::Array::of1(&JsValue::from_str(text));
+    let parts = js_sys::Array::of1(part);
     let options = web_sys::BlobPropertyBag::new();
     options.set_type(mime);
     let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options) else { return };

@@ -127,7 +127,10 @@ async fn handle(scope: DedicatedWorkerGlobalScope, data: JsValue) {
             let mut sink = PostingSink { scope: scope.clone(), job, last: None };
             SESSION.set(None); // its memory is needed for this run
             let answer = match pipeline::run_with(&bytes, &file_name, &params, &compute, &mut sink).await {
-                Ok(analysis) => match Session::new(analysis, &file_name, bytes.len(), *params) {
+                Ok(analysis) => match Session::new(analysis, &file_name, bytes.len(), *params).map(|mut s| {
+                    s.keep_source(bytes);
+                    s
+                }) {
                     None => done(job, started),
                     Some(session) => match results(job, &session) {
                         Ok(results) => {
@@ -146,6 +149,18 @@ async fn handle(scope: DedicatedWorkerGlobalScope, data: JsValue) {
         }
         ToWorker::Recut { job, threshold, engines } => {
             with_session(&scope, job, |s| s.recut(threshold, engines).map_err(ErrorReport::from));
+        }
+        ToWorker::ExportPcap { job, incident } => {
+            let answer = SESSION.with_borrow(|current| {
+                let (_, session) = current.as_ref().filter(|(j, _)| *j == job)?;
+                Some(match session.pcapng(incident) {
+                    Ok(bytes) => FromWorker::Pcap { job, bytes },
+                    Err(e) => FromWorker::Rejected { job, error: e.into() },
+                })
+            });
+            if let Some(answer) = answer {
+                post(&scope, &answer);
+            }
         }
         ToWorker::Labels { job, labels, stats } => with_session(&scope, job, |s| {
             s.set_labels(labels.as_bytes(), stats.as_deref().map(str::as_bytes)).map_err(ErrorReport::from)

@@ -477,6 +477,9 @@ fn Results(view: Arc<ResultsView>, analysis: UseAnalysis) -> impl IntoView {
                 <button data-testid="download-report" disabled=move || !analysis.report_ready.get() on:click=download_json>"Download the report (JSON)"</button>
                 <button class="secondary" data-testid="download-csv" on:click=download_flagged>"Download flagged packets (CSV)"</button>
                 <button class="secondary" data-testid="download-markdown" on:click=download_markdown>"Download the report (Markdown)"</button>
+                {view.pcap_export.then(|| view! {
+                    <button class="secondary" data-testid="download-pcap" on:click=move |_| analysis.export_pcap(None)>"Download flagged packets (pcapng)"</button>
+                })}
             </div>
             <div class="charts">
                 {view.detectors.iter().map(|d| {

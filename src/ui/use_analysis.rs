@@ -276,6 +276,24 @@ impl UseAnalysis {
         self.follow_up();
     }
 
+    /// Asks the worker for the flagged packets (or one incident's) as a pcapng; it is offered
+    /// for download when it comes.
+    pub fn export_pcap(&self, incident: Option<usize>) {
+        if self.phase.get_untracked() != Phase::Done {
+            return;
+        }
+        let sent = self.inner.try_update_value(|i| {
+            let request = ToWorker::ExportPcap { job: i.job, incident };
+            match &i.client {
+                Some(c) => c.send(&request, &ArrayBuffer::new(0)),
+                None => Err("the analysis worker is gone: run the analysis again".to_string()),
+            }
+        });
+        if let Some(Err(message)) = sent {
+            self.set.rejected.set(Some(message));
+        }
+    }
+
     /// Sends the next waiting follow-up request once the analysis is done and none is out.
     fn follow_up(&self) {
         if self.phase.get_untracked() != Phase::Done {
@@ -407,6 +425,13 @@ impl UseAnalysis {
             FromWorker::Epoch { epoch, epochs, loss, .. } => {
                 self.set.epoch.set(Some((epoch, epochs)));
                 self.set.losses.update(|l| l.push(loss));
+            }
+            FromWorker::Pcap { bytes, .. } => {
+                crate::browser::download_bytes(
+                    "netsieve-flagged.pcapng",
+                    "application/vnd.tcpdump.pcap",
+                    &bytes,
+                );
             }
             FromWorker::Report { report_json, .. } => {
                 self.downloads.update_value(|d| {

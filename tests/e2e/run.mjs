@@ -442,6 +442,7 @@ test('pcapng in the page: the packets of its CSV export, the CLI\'s incidents; a
   const values = () => Promise.all(cards.map((c) => page.getAttribute(`[data-testid=${c}]`, 'data-value')));
   eq(await upload(page, join(PCAP, 'sample-pcap.csv')), 'done', 'CSV export phase');
   const fromCsv = await values();
+  eq(await page.$('[data-testid=download-pcap]'), null, 'no pcapng download for a CSV input');
   const t0 = Date.now();
   eq(await upload(page, join(PCAP, 'sample-pcap.pcapng')), 'done', 'pcapng phase');
   const seconds = (Date.now() - t0) / 1000;
@@ -451,6 +452,11 @@ test('pcapng in the page: the packets of its CSV export, the CLI\'s incidents; a
   const shown = await pageIncidents(page);
   eq(shown.length, cli.incidents.length, 'incidents (page vs CLI on the pcapng)');
   shown.forEach((s, k) => eq(s.filter, cli.incidents[k].filter, `incident ${k + 1} filter`));
+  // The flagged packets download as a pcapng that tshark reads: as many frames as flagged.
+  const [pcap] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=download-pcap]')]);
+  const frames = execFileSync('tshark', ['-r', await pcap.path(), '-T', 'fields', '-e', 'frame.len'], { encoding: 'utf8' }).trim().split('\n');
+  eq(frames.length, cli.detectors.combined.count, 'frames in the downloaded pcapng');
+  eq(await page.$('[data-testid=download-pcap]') !== null, true, 'pcapng download offered');
   eq(await upload(page, join(PCAP, 'sample-pcap.truncated.pcapng')), 'done', 'truncated pcapng phase');
   eq(await packetCount(page), 3780, 'complete packets of the truncated pcapng');
   assert((await page.textContent('[data-testid=warnings]')).includes('byte 6988764'), 'the warning names the byte offset');
