@@ -337,7 +337,6 @@ impl Dissector {
         if duplicate {
             let _ = write!(d.info, " (duplicate use of {sender} detected!)");
         }
-        let _ = tha;
     }
 
     /// The last fragment of an IPv4 datagram whose first fragment began with `first`.
