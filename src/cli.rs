@@ -182,6 +182,10 @@ enum Command {
         /// Also write Netsieve's report here.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Instead: fit only the isolation forest over seeds 0..N−1 and print its spread as
+        /// JSON (counts, Spearman vs the reference's seed 42 and pairwise).
+        #[arg(long, value_name = "N")]
+        iforest_seeds: Option<u64>,
         #[command(flatten)]
         detect: DetectArgs,
     },
@@ -293,60 +297,20 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                 write_json(&path, &report)?;
             }
         }
-        Command::Parity { file, references, json, mut detect } => {
+        Command::Parity { file, references, json, iforest_seeds, mut detect } => {
             detect.preset = PresetArg::Seed;
             let file = file.unwrap_or_else(|| shared().join("data/lab-120k.csv"));
-            let references = if references.is_empty() {
-                let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("capture").to_string();
-                ["42", "1", "2"]
-                    .iter()
-                    .map(|s| shared().join(format!("reference/results/{stem}.seed{s}.json")))
-                    .filter(|p| p.exists())
-                    .collect()
-            } else {
-                references
-            };
-            if references.is_empty() {
-                bail!("no reference results found for {}", file.display());
+            let refs = parity_references(&file, references)?;
+            if let Some(n) = iforest_seeds {
+                return parity_iforest_seeds(&file, &detect, &refs[0], n);
             }
-            let refs = references
-                .iter()
-                .map(|p| {
-                    let v: serde_json::Value =
-                        serde_json::from_slice(&read(p)?).with_context(|| p.display().to_string())?;
-                    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("reference");
-                    Reference::from_json(name, &v).map_err(anyhow::Error::msg)
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
             let (report, _) = analyze(&file, &detect.params(), &detect.compute())?;
             if let Some(path) = json {
                 write_json(&path, &report)?;
             }
-            let checks = parity::measure(&report, &refs);
             let mut out = std::io::stdout().lock();
             write_results(&mut out, &report)?;
-            writeln!(out, "\nparity with {} reference run(s):", refs.len())?;
-            for c in &checks {
-                writeln!(
-                    out,
-                    "  {:<4} {:<62} {:>9.4}   {}",
-                    if c.pass { "ok" } else { "FAIL" },
-                    c.name,
-                    c.value,
-                    c.bound
-                )?;
-            }
-            let failed = checks.iter().filter(|c| !c.pass).count();
-            writeln!(
-                out,
-                "{}",
-                if failed == 0 {
-                    "parity: all checks pass".to_string()
-                } else {
-                    format!("parity: {failed} check(s) failed")
-                }
-            )?;
-            return Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+            return parity_checks(&mut out, &file, &report, &refs);
         }
         Command::Bench { files, runs, detect_runs } => {
             let files = if files.is_empty() { vec![shared().join("data/lab-120k.csv")] } else { files };
@@ -442,6 +406,70 @@ fn analyze(file: &Path, params: &Params, compute: &Compute) -> anyhow::Result<(R
     let report =
         analysis.report.ok_or_else(|| anyhow::anyhow!("{name}: {}", pipeline::PipelineError::NoPackets))?;
     Ok((report, analysis.capture))
+}
+
+/// The reference runs: the given files, or `reference/results/<name>.seed{42,1,2}.json`, each
+/// of which must exist.
+fn parity_references(file: &Path, given: Vec<PathBuf>) -> anyhow::Result<Vec<Reference>> {
+    let paths = if given.is_empty() {
+        let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("capture").to_string();
+        ["42", "1", "2"].iter().map(|s| shared().join(format!("reference/results/{stem}.seed{s}.json"))).collect()
+    } else {
+        given
+    };
+    paths
+        .iter()
+        .map(|p| {
+            let v: serde_json::Value = serde_json::from_slice(
+                &read(p).with_context(|| format!("reference result for {}", file.display()))?,
+            )
+            .with_context(|| p.display().to_string())?;
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("reference");
+            Reference::from_json(name, &v).map_err(anyhow::Error::msg)
+        })
+        .collect()
+}
+
+/// `netsieve parity --iforest-seeds N`: Netsieve's isolation forest over seeds 0..N−1 as the
+/// JSON that `src/parity/iforest_seeds.netsieve.json` holds.
+fn parity_iforest_seeds(file: &Path, detect: &DetectArgs, reference: &Reference, n: u64) -> anyhow::Result<ExitCode> {
+    let bytes = read(file)?;
+    let capture = crate::capture::parse(&bytes).with_context(|| file.display().to_string())?;
+    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("capture");
+    let seeds: Vec<u64> = (0..n).collect();
+    let spread = parity::iforest_seed_spread(&capture, name, &detect.params().iforest, &seeds, reference)?;
+    println!("{}", serde_json::to_string_pretty(&spread)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The parity table, the isolation forest's seed spreads, and the exit status.
+fn parity_checks(out: &mut impl Write, file: &Path, report: &Report, refs: &[Reference]) -> anyhow::Result<ExitCode> {
+    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let (sklearn, ours) = (parity::SeedSpread::scikit_learn(), parity::SeedSpread::netsieve());
+    let spread = (sklearn.capture == name).then_some(&sklearn);
+    let checks = parity::measure(report, refs, spread);
+    writeln!(out, "\nparity with {} reference run(s):", refs.len())?;
+    for c in &checks {
+        let verdict = match c.verdict {
+            parity::Verdict::Pass => "ok",
+            parity::Verdict::Fail => "FAIL",
+            parity::Verdict::Reported => "--",
+        };
+        writeln!(out, "  {verdict:<4} {:<40} {:>9.4}   {}", c.name, c.value, c.bound)?;
+    }
+    if spread.is_some() {
+        writeln!(out, "\nisolation forest over seeds on {name} (tools/sklearn_iforest_seeds.py, netsieve parity --iforest-seeds 20):")?;
+        writeln!(out, "  scikit-learn {}", sklearn.summary())?;
+        writeln!(out, "  Netsieve     {}", ours.summary())?;
+    }
+    let failed = checks.iter().filter(|c| c.failed()).count();
+    if failed == 0 {
+        writeln!(out, "parity: all checks pass")?;
+        Ok(ExitCode::SUCCESS)
+    } else {
+        writeln!(out, "parity: {failed} check(s) failed")?;
+        Ok(ExitCode::FAILURE)
+    }
 }
 
 /// Reads the labels (and the attack table: `stats`, or `NAME.stats.json` beside

@@ -159,7 +159,7 @@ mod tests {
             },
             FromWorker::Backend {
                 job: 3,
-                note: BackendNote { backend: "CPU".into(), reason: "chosen in the settings".into() },
+                note: BackendNote { backend: "CPU".into(), reason: "chosen in the settings".into(), trial: None },
             },
             FromWorker::Epoch { job: 3, epoch: 2, epochs: 20, loss: 0.004 },
             FromWorker::Report { job: 3, report_json: "{}".into() },

@@ -44,7 +44,9 @@ mod tests {
 
     #[test]
     fn same_seed_same_draws_other_stream_other_draws() {
+        // A fresh generator with the same seed and stream starts at the same draw.
         let a: Vec<u32> = (0..5).map(|_| rng(42, 0).r#gen()).collect();
+        assert!(a.iter().all(|&v| v == a[0]), "{a:?}");
         let mut r1 = rng(42, 0);
         let mut r2 = rng(42, 0);
         let mut r3 = rng(42, 1);
@@ -53,11 +55,16 @@ mod tests {
         let z: Vec<u64> = (0..4).map(|_| r3.r#gen()).collect();
         assert_eq!(x, y);
         assert_ne!(x, z);
-        assert_eq!(a.len(), 5);
+        // k distinct indices below n, the same for the same seed; k > n gives all n.
         let s = sample_without_replacement(&mut rng(1, 2), 10, 4);
         let mut d = s.clone();
         d.sort();
         d.dedup();
         assert_eq!(d.len(), 4);
+        assert!(s.iter().all(|&i| i < 10));
+        assert_eq!(s, sample_without_replacement(&mut rng(1, 2), 10, 4));
+        let mut all = sample_without_replacement(&mut rng(1, 2), 5, 9);
+        all.sort();
+        assert_eq!(all, vec![0, 1, 2, 3, 4]);
     }
 }

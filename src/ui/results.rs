@@ -189,7 +189,9 @@ pub fn Training(analysis: UseAnalysis) -> impl IntoView {
                     None => "Autoencoder: waiting for the first epoch…".to_string(),
                 }}</p>
                 {move || analysis.backend.get().map(|b| view! {
-                    <p class="backend-note" data-testid="backend-note" data-backend=b.backend.clone()>
+                    <p class="backend-note" data-testid="backend-note" data-backend=b.backend.clone()
+                        data-cpu-ms=b.trial.map(|t| t.cpu_ms.to_string())
+                        data-accelerator-ms=b.trial.map(|t| t.accelerator_ms.to_string())>
                         <strong>{format!("Trains on {}", b.backend)}</strong>{format!(": {}.", b.reason)}
                     </p>
                 })}

@@ -89,3 +89,61 @@ fn the_seed_preset_flags_the_same_packets_on_the_pcapng_as_on_its_export() {
         assert_eq!(d.flagged, b.detectors[name].flagged, "{name}");
     }
 }
+
+/// The fixtures `tests/fixtures/pcap/make.sh` made with dumpcap, text2pcap, editcap and
+/// mergecap, read by Netsieve and by tshark: the same packets, times, addresses, protocols and
+/// lengths, and Info where Wireshark's is not the product of a reassembly or a later packet.
+fn against_tshark(name: &str) -> (usize, usize) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pcap").join(name);
+    let got = parse(&read(&path)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert!(got.warnings.is_empty(), "{name}: {:?}", got.warnings);
+    let o = std::process::Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(&path)
+        .args(["-T", "fields", "-E", "separator=/t", "-E", "occurrence=f"])
+        .args(["-e", "frame.number", "-e", "frame.time_relative", "-e", "_ws.col.Source"])
+        .args(["-e", "_ws.col.Destination", "-e", "_ws.col.Protocol", "-e", "frame.len", "-e", "_ws.col.Info"])
+        .output()
+        .expect("tshark runs (./x installs Debian's tshark)");
+    assert!(o.status.success(), "tshark: {}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let want: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(got.len(), want.len(), "{name}: packets");
+    let mut info = 0;
+    for (g, w) in got.packets().zip(&want) {
+        let at = format!("{name} No. {}", g.no);
+        assert_eq!(g.no.to_string(), w[0], "{at}");
+        let t: f64 = w[1].parse().expect("time");
+        assert!((g.time - t).abs() < 1e-6, "{at}: time {} vs {t}", g.time);
+        assert_eq!((g.source, g.destination), (w[2], w[3]), "{at}");
+        assert_eq!(g.protocol, w[4], "{at}: Protocol ({})", w[6]);
+        assert_eq!(g.length.to_string(), w[5], "{at}: Length");
+        if g.info == w[6] {
+            info += 1;
+        } else {
+            eprintln!("{at}: Info {:?}\n{:>width$}  tshark {:?}", g.info, "", w[6], width = at.len());
+        }
+    }
+    (info, got.len())
+}
+
+#[test]
+fn captures_made_by_wiresharks_tools_read_as_tshark_reads_them() {
+    // dumpcap on `any` (SLL2, ns), text2pcap (VLAN, QinQ, fragments, ARP, ICMPv6; µs), editcap
+    // (ns pcap), mergecap (two interfaces, two link types, two resolutions).
+    for (name, packets, min_info) in [
+        ("any.pcapng", 31, 27),
+        ("layers.pcap", 8, 8),
+        ("layers.nsec.pcap", 8, 8),
+        ("merged.pcapng", 39, 35),
+    ] {
+        let (info, n) = against_tshark(name);
+        assert_eq!(n, packets, "{name}");
+        assert!(info >= min_info, "{name}: Info equal for {info} of {n}");
+    }
+    let merged = parse(&read(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pcap/merged.pcapng"),
+    ))
+    .expect("reads");
+    assert_eq!(merged.container.as_ref().map(|c| c.interfaces), Some(2));
+}

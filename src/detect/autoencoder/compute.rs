@@ -63,6 +63,16 @@ impl Compute {
 pub struct BackendNote {
     pub backend: String,
     pub reason: String,
+    /// What [`Preference::Auto`] measured, when it timed both sides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trial: Option<Trial>,
+}
+
+/// Milliseconds per training step on each side, as timed by [`choose`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Trial {
+    pub cpu_ms: f64,
+    pub accelerator_ms: f64,
 }
 
 /// Steps of the capture each side trains (after a warm-up epoch of as many) when
@@ -79,7 +89,7 @@ pub async fn choose<'a>(
     params: &AutoencoderValidParams,
     data: &Matrix<f32>,
 ) -> Result<(Option<&'a Accelerator>, BackendNote), DetectError> {
-    let note = |backend: &str, reason: String| BackendNote { backend: backend.to_string(), reason };
+    let note = |backend: &str, reason: String| BackendNote { backend: backend.to_string(), reason, trial: None };
     match (compute.preference, &compute.accelerator) {
         (Preference::Cpu, _) => Ok((None, note("CPU", "chosen in the settings".into()))),
         (Preference::Accelerator, Ok(a)) => Ok((Some(a), note(&a.name, "chosen in the settings".into()))),
@@ -107,7 +117,9 @@ pub async fn choose<'a>(
             let acc_ms = warm.history.last().map_or(f64::INFINITY, |e| e.seconds * 1000.0) / steps;
             let job_steps = data.rows.div_ceil(p.batch_size) * p.epochs;
             let (use_it, reason) = decide(cpu_ms, acc_ms, job_steps, &a.name);
-            Ok(if use_it { (Some(a), note(&a.name, reason)) } else { (None, note("CPU", reason)) })
+            let trial = Some(Trial { cpu_ms, accelerator_ms: acc_ms });
+            let backend = if use_it { a.name.as_str() } else { "CPU" };
+            Ok((use_it.then_some(a), BackendNote { trial, ..note(backend, reason) }))
         }
     }
 }
@@ -222,6 +234,9 @@ mod tests {
         let auto = Compute { preference: Preference::Auto, ..Compute::burn_flex() };
         let (on, note) = block_on(choose(&auto, &p, &data)).expect("auto");
         assert!(note.reason.starts_with("timed on 8 training steps"), "{}", note.reason);
-        assert_eq!(note.backend, if on.is_some() { "burn flex (CPU)" } else { "CPU" });
+        // Both sides were timed, and the side that trains is the one the timing favours.
+        let t = note.trial.expect("automatic times both sides");
+        assert!(t.cpu_ms > 0.0 && t.cpu_ms.is_finite() && t.accelerator_ms > 0.0 && t.accelerator_ms.is_finite());
+        assert_eq!(on.map(|a| a.name.as_str()), (t.accelerator_ms < t.cpu_ms).then_some("burn flex (CPU)"));
     }
 }

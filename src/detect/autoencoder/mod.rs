@@ -23,7 +23,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 pub use burn_model::{AutoencoderConfig, BurnAutoencoder, train_burn};
-pub use compute::{Accelerator, BackendNote, Compute, Preference, choose, train};
+pub use compute::{Accelerator, BackendNote, Compute, Preference, Trial, choose, train};
 
 use super::rng::{DetRng, below, rng};
 use super::{DetectError, Scores, Threshold, invalid};
