@@ -6,7 +6,7 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use web_time::Instant;
@@ -413,7 +413,10 @@ fn analyze(file: &Path, params: &Params, compute: &Compute) -> anyhow::Result<(R
 fn parity_references(file: &Path, given: Vec<PathBuf>) -> anyhow::Result<Vec<Reference>> {
     let paths = if given.is_empty() {
         let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("capture").to_string();
-        ["42", "1", "2"].iter().map(|s| shared().join(format!("reference/results/{stem}.seed{s}.json"))).collect()
+        ["42", "1", "2"]
+            .iter()
+            .map(|s| shared().join(format!("reference/results/{stem}.seed{s}.json")))
+            .collect()
     } else {
         given
     };
@@ -432,7 +435,12 @@ fn parity_references(file: &Path, given: Vec<PathBuf>) -> anyhow::Result<Vec<Ref
 
 /// `netsieve parity --iforest-seeds N`: Netsieve's isolation forest over seeds 0..N−1 as the
 /// JSON that `src/parity/iforest_seeds.netsieve.json` holds.
-fn parity_iforest_seeds(file: &Path, detect: &DetectArgs, reference: &Reference, n: u64) -> anyhow::Result<ExitCode> {
+fn parity_iforest_seeds(
+    file: &Path,
+    detect: &DetectArgs,
+    reference: &Reference,
+    n: u64,
+) -> anyhow::Result<ExitCode> {
     let bytes = read(file)?;
     let capture = crate::capture::parse(&bytes).with_context(|| file.display().to_string())?;
     let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("capture");
@@ -443,7 +451,12 @@ fn parity_iforest_seeds(file: &Path, detect: &DetectArgs, reference: &Reference,
 }
 
 /// The parity table, the isolation forest's seed spreads, and the exit status.
-fn parity_checks(out: &mut impl Write, file: &Path, report: &Report, refs: &[Reference]) -> anyhow::Result<ExitCode> {
+fn parity_checks(
+    out: &mut impl Write,
+    file: &Path,
+    report: &Report,
+    refs: &[Reference],
+) -> anyhow::Result<ExitCode> {
     let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     let (sklearn, ours) = (parity::SeedSpread::scikit_learn(), parity::SeedSpread::netsieve());
     let spread = (sklearn.capture == name).then_some(&sklearn);
@@ -455,10 +468,13 @@ fn parity_checks(out: &mut impl Write, file: &Path, report: &Report, refs: &[Ref
             parity::Verdict::Fail => "FAIL",
             parity::Verdict::Reported => "--",
         };
-        writeln!(out, "  {verdict:<4} {:<40} {:>9.4}   {}", c.name, c.value, c.bound)?;
+        writeln!(out, "  {verdict:<4} {:<48} {:>9.4}   {}", c.name, c.value, c.bound)?;
     }
     if spread.is_some() {
-        writeln!(out, "\nisolation forest over seeds on {name} (tools/sklearn_iforest_seeds.py, netsieve parity --iforest-seeds 20):")?;
+        writeln!(
+            out,
+            "\nisolation forest over seeds on {name} (tools/sklearn_iforest_seeds.py, netsieve parity --iforest-seeds 20):"
+        )?;
         writeln!(out, "  scikit-learn {}", sklearn.summary())?;
         writeln!(out, "  Netsieve     {}", ours.summary())?;
     }
@@ -638,7 +654,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn bench(files: &[PathBuf], runs: usize, detect_runs: usize) -> anyhow::Result<()> {
     println!("parse + overview, median of {runs} runs (release build, one thread)");
-    println!("{:<40}{:>10}{:>12}{:>10}{:>12}{:>14}", "capture", "MB", "packets", "ms", "MB/s", "packets/s");
+    println!("{:<48}{:>10}{:>12}{:>10}{:>12}{:>14}", "capture", "MB", "packets", "ms", "MB/s", "packets/s");
     for file in files {
         let bytes = read(file)?;
         let mut times = Vec::new();
@@ -652,7 +668,7 @@ fn bench(files: &[PathBuf], runs: usize, detect_runs: usize) -> anyhow::Result<(
         let s = median(times);
         let mb = bytes.len() as f64 / 1e6;
         println!(
-            "{:<40}{:>10.1}{:>12}{:>10.0}{:>12.0}{:>14}",
+            "{:<48}{:>10.1}{:>12}{:>10.0}{:>12.0}{:>14}",
             file.file_name().and_then(|n| n.to_str()).unwrap_or("?"),
             mb,
             thousands(packets as u64),
@@ -733,7 +749,7 @@ pub fn write_overview(out: &mut impl Write, o: &Overview) -> std::io::Result<()>
     for (title, list) in [("top sources", &o.top_sources), ("top destinations", &o.top_destinations)] {
         writeln!(out, "\n{title:<42}  packets        bytes")?;
         for h in list {
-            writeln!(out, "  {:<40}{:>9}{:>13}", h.host, thousands(h.packets), thousands(h.bytes))?;
+            writeln!(out, "  {:<48}{:>9}{:>13}", h.host, thousands(h.packets), thousands(h.bytes))?;
         }
     }
     writeln!(out, "\npacket length (bytes)       packets")?;

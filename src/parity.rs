@@ -85,9 +85,11 @@ impl SeedSpread {
 
     fn range<T: Copy + PartialOrd>(v: &[T]) -> Option<(T, T)> {
         let first = *v.first()?;
-        Some(v.iter().fold((first, first), |(lo, hi), &x| {
-            (if x < lo { x } else { lo }, if x > hi { x } else { hi })
-        }))
+        Some(
+            v.iter().fold((first, first), |(lo, hi), &x| {
+                (if x < lo { x } else { lo }, if x > hi { x } else { hi })
+            }),
+        )
     }
 
     /// `min–max` of the counts.
@@ -150,7 +152,10 @@ pub fn iforest_seed_spread(
         let forest = params.clone().seed(seed).fit(&x)?;
         let scores = forest.score(&x);
         count.push(forest.threshold().apply(&scores).flagged.len() as u64);
-        vs_42.push(rho(&capture.no.iter().copied().zip(scores.iter().copied()).collect(), &reference.if_scores));
+        vs_42.push(rho(
+            &capture.no.iter().copied().zip(scores.iter().copied()).collect(),
+            &reference.if_scores,
+        ));
         all.push(scores);
     }
     let mut pairwise = Vec::new();
@@ -161,7 +166,10 @@ pub fn iforest_seed_spread(
     }
     pairwise.sort_by(f64::total_cmp);
     Ok(SeedSpread {
-        what: format!("Netsieve IsolationForest(contamination={}) on [label code(Protocol), Length]", params.contamination),
+        what: format!(
+            "Netsieve IsolationForest(contamination={}) on [label code(Protocol), Length]",
+            params.contamination
+        ),
         capture: file_name.to_string(),
         seeds: seeds.to_vec(),
         count,
@@ -278,8 +286,7 @@ pub fn measure(report: &Report, refs: &[Reference], spread: Option<&SeedSpread>)
 
     // isolation forest and random forest: which tied (Protocol, Length) group crosses the
     // 0.45 % line moves the count with the seed, so the bound is scikit-learn's own range.
-    let if_count =
-        report.detectors[IFOREST_RF].details.get("if_count").and_then(Value::as_u64).unwrap_or(0);
+    let if_count = report.detectors[IFOREST_RF].details.get("if_count").and_then(Value::as_u64).unwrap_or(0);
     let r = rho(&ours(report, IFOREST_RF, "if_scores"), &main.if_scores);
     match spread.and_then(|s| Some((s, s.count_range()?, s.spearman_range()?))) {
         Some((s, (lo, hi), (rlo, _))) => {
@@ -306,7 +313,11 @@ pub fn measure(report: &Report, refs: &[Reference], spread: Option<&SeedSpread>)
             out.push(check(
                 "iforest count",
                 if_count as f64,
-                format!("{:.0}–{:.0}: reference ± 25 % (no seed spread measured on this capture)", n * 0.75, n * 1.25),
+                format!(
+                    "{:.0}–{:.0}: reference ± 25 % (no seed spread measured on this capture)",
+                    n * 0.75,
+                    n * 1.25
+                ),
                 (if_count as f64 - n).abs() <= n * 0.25,
             ));
             out.push(check("iforest Spearman vs reference", r, "≥ 0.98", r >= 0.98));

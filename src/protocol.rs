@@ -80,6 +80,8 @@ pub enum FromWorker {
     /// The pcapng asked for with `ExportPcap`.
     Pcap {
         job: u64,
+        /// The incident whose packets these are (`None`: every flagged packet).
+        incident: Option<usize>,
         bytes: Vec<u8>,
     },
     /// A `Recut` or `Labels` request could not be done (a bad labels file, say); the analysis
@@ -159,7 +161,11 @@ mod tests {
             },
             FromWorker::Backend {
                 job: 3,
-                note: BackendNote { backend: "CPU".into(), reason: "chosen in the settings".into(), trial: None },
+                note: BackendNote {
+                    backend: "CPU".into(),
+                    reason: "chosen in the settings".into(),
+                    trial: None,
+                },
             },
             FromWorker::Epoch { job: 3, epoch: 2, epochs: 20, loss: 0.004 },
             FromWorker::Report { job: 3, report_json: "{}".into() },

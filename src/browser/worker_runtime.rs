@@ -154,7 +154,7 @@ async fn handle(scope: DedicatedWorkerGlobalScope, data: JsValue) {
             let answer = SESSION.with_borrow(|current| {
                 let (_, session) = current.as_ref().filter(|(j, _)| *j == job)?;
                 Some(match session.pcapng(incident) {
-                    Ok(bytes) => FromWorker::Pcap { job, bytes },
+                    Ok(bytes) => FromWorker::Pcap { job, incident, bytes },
                     Err(e) => FromWorker::Rejected { job, error: e.into() },
                 })
             });

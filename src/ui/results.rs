@@ -441,7 +441,8 @@ fn Results(view: Arc<ResultsView>, analysis: UseAnalysis) -> impl IntoView {
     view! {
         <section class="results" data-testid="results" data-preset=view.preset.name()>
             {(view.preset == Preset::Context).then(|| view! {
-                <Incidents incidents=view.incidents.clone() chosen=chosen
+                <Incidents incidents=view.incidents.clone() chosen=chosen pcap=view.pcap_export
+                    on_pcap=move |r: usize| analysis.export_pcap(Some(r))
                     on_choose=move |r: usize| { set_chosen.update(|c| *c = if *c == Some(r) { None } else { Some(r) }); set_page.set(0); } />
             })}
             <h2>"What each model flags"</h2>
@@ -562,6 +563,9 @@ fn Incidents(
     incidents: Vec<Incident>,
     chosen: ReadSignal<Option<usize>>,
     #[prop(into)] on_choose: Callback<usize>,
+    /// The input was a capture file: each incident offers its packets as a pcapng.
+    pcap: bool,
+    #[prop(into)] on_pcap: Callback<usize>,
 ) -> impl IntoView {
     let empty = incidents.is_empty();
     view! {
@@ -598,6 +602,9 @@ fn Incidents(
                             <div class="filter">
                                 <code data-testid="incident-filter">{i.filter.clone()}</code>
                                 <button class="secondary" data-testid="copy-filter" on:click=move |ev| { ev.stop_propagation(); copy_text(&filter); }>"Copy filter"</button>
+                                {pcap.then(|| view! {
+                                    <button class="secondary" data-testid="incident-pcap" on:click=move |ev| { ev.stop_propagation(); on_pcap.run(rank); }>"Packets (pcapng)"</button>
+                                })}
                             </div>
                         </li>
                     }

@@ -426,12 +426,12 @@ impl UseAnalysis {
                 self.set.epoch.set(Some((epoch, epochs)));
                 self.set.losses.update(|l| l.push(loss));
             }
-            FromWorker::Pcap { bytes, .. } => {
-                crate::browser::download_bytes(
-                    "netsieve-flagged.pcapng",
-                    "application/vnd.tcpdump.pcap",
-                    &bytes,
-                );
+            FromWorker::Pcap { incident, bytes, .. } => {
+                let name = match incident {
+                    Some(rank) => format!("netsieve-incident-{rank}.pcapng"),
+                    None => "netsieve-flagged.pcapng".to_string(),
+                };
+                crate::browser::download_bytes(&name, "application/vnd.tcpdump.pcap", &bytes);
             }
             FromWorker::Report { report_json, .. } => {
                 self.downloads.update_value(|d| {

@@ -460,6 +460,17 @@ test('pcapng in the page: the packets of its CSV export, the CLI\'s incidents; a
   const frames = execFileSync('tshark', ['-r', await pcap.path(), '-T', 'fields', '-e', 'frame.len'], { encoding: 'utf8' }).trim().split('\n');
   eq(frames.length, cli.detectors.combined.count, 'frames in the downloaded pcapng');
   eq(await page.$('[data-testid=download-pcap]') !== null, true, 'pcapng download offered');
+  // One incident's packets: the button on the incident gives what `netsieve analyze --pcap-out
+  // --incident 1` writes, frame for frame (times and lengths as tshark reads them).
+  const frameList = (path) => execFileSync('tshark', ['-r', path, '-T', 'fields', '-e', 'frame.time_epoch', '-e', 'frame.len'], { encoding: 'utf8' }).trim();
+  const [one] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=incident] >> nth=0 >> [data-testid=incident-pcap]')]);
+  eq(one.suggestedFilename(), 'netsieve-incident-1.pcapng', 'incident download name');
+  const cliPcap = join(tmpdir(), 'netsieve-e2e-incident-1.pcapng');
+  execFileSync(NETSIEVE, ['analyze', join(PCAP, 'sample-pcap.pcapng'), '--preset', 'context', '--pcap-out', cliPcap, '--incident', '1'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const [pageFrames, cliFrames] = [frameList(await one.path()), frameList(cliPcap)];
+  eq(pageFrames.split('\n').length, cli.incidents[0].packets.length, 'frames of incident 1');
+  eq(pageFrames, cliFrames, 'incident 1 pcapng (page vs CLI)');
+  eq(await page.$('[data-testid=chosen-incident]'), null, 'the download button does not choose the incident');
   eq(await upload(page, join(PCAP, 'sample-pcap.truncated.pcapng')), 'done', 'truncated pcapng phase');
   eq(await packetCount(page), 3780, 'complete packets of the truncated pcapng');
   assert((await page.textContent('[data-testid=warnings]')).includes('byte 6988764'), 'the warning names the byte offset');

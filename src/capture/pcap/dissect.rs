@@ -78,6 +78,9 @@ pub struct Dissector {
     arp_owner: HashMap<[u8; 4], Vec<u8>>,
     /// IPv6 first fragments: (src, dst, ident) → the start of the reassembled payload.
     fragments6: HashMap<(Ipv6Addr, Ipv6Addr, u32), Vec<u8>>,
+    /// HTTP messages whose body (by Content-Length) continues in later segments: the bytes
+    /// still to come and the message's Info, shown on the segment that completes it.
+    http_body: HashMap<(Endpoint, Endpoint), (usize, String)>,
 }
 
 fn mac(b: &[u8]) -> String {
@@ -670,10 +673,38 @@ impl Dissector {
             d.info = mqtt(payload);
             return;
         }
-        if has(80) || has(8080) || payload.starts_with(b"HTTP/") || http_method(payload) {
+        if has(80)
+            || has(8080)
+            || payload.starts_with(b"HTTP/")
+            || http_method(payload)
+            || self.http_body.contains_key(&key)
+        {
             if http_method(payload) || payload.starts_with(b"HTTP/") {
+                self.http_body.remove(&key);
                 d.protocol = "HTTP".into();
                 d.info = http_line(payload);
+                // Headers complete, body shorter than its Content-Length: Wireshark shows the
+                // message on the segment that completes it, this one as a segment of it.
+                if let Some((body_here, length)) = http_body(payload)
+                    && body_here < length
+                {
+                    let first = d.info.split("  (").next().unwrap_or_default().to_string();
+                    let done = std::mem::replace(
+                        &mut d.info,
+                        format!("{first}  [TCP segment of a reassembled PDU]"),
+                    );
+                    d.protocol = "TCP".into();
+                    self.http_body.insert(key, (length - body_here, done));
+                }
+            } else if let Some((left, _)) = self.http_body.get_mut(&key) {
+                *left = left.saturating_sub(payload.len());
+                if *left == 0 {
+                    let (_, done) = self.http_body.remove(&key).unwrap_or_default();
+                    d.protocol = "HTTP".into();
+                    d.info = done;
+                } else {
+                    d.info = "[TCP segment of a reassembled PDU]".into();
+                }
             }
             return;
         }
@@ -1047,6 +1078,17 @@ fn http_line(p: &[u8]) -> String {
         Some(t) => format!("{first}  ({t})"),
         None => first,
     }
+}
+
+/// Body bytes in this segment and the message's Content-Length, when its headers end here.
+fn http_body(p: &[u8]) -> Option<(usize, usize)> {
+    let end = p.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let headers = std::str::from_utf8(&p[..end]).ok()?;
+    let length = headers.split("\r\n").find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case("content-length").then(|| v.trim().parse::<usize>().ok()).flatten()
+    })?;
+    Some((p.len() - end, length))
 }
 
 fn http_method(p: &[u8]) -> bool {

@@ -89,7 +89,8 @@ pub async fn choose<'a>(
     params: &AutoencoderValidParams,
     data: &Matrix<f32>,
 ) -> Result<(Option<&'a Accelerator>, BackendNote), DetectError> {
-    let note = |backend: &str, reason: String| BackendNote { backend: backend.to_string(), reason, trial: None };
+    let note =
+        |backend: &str, reason: String| BackendNote { backend: backend.to_string(), reason, trial: None };
     match (compute.preference, &compute.accelerator) {
         (Preference::Cpu, _) => Ok((None, note("CPU", "chosen in the settings".into()))),
         (Preference::Accelerator, Ok(a)) => Ok((Some(a), note(&a.name, "chosen in the settings".into()))),
@@ -236,7 +237,9 @@ mod tests {
         assert!(note.reason.starts_with("timed on 8 training steps"), "{}", note.reason);
         // Both sides were timed, and the side that trains is the one the timing favours.
         let t = note.trial.expect("automatic times both sides");
-        assert!(t.cpu_ms > 0.0 && t.cpu_ms.is_finite() && t.accelerator_ms > 0.0 && t.accelerator_ms.is_finite());
+        assert!(
+            t.cpu_ms > 0.0 && t.cpu_ms.is_finite() && t.accelerator_ms > 0.0 && t.accelerator_ms.is_finite()
+        );
         assert_eq!(on.map(|a| a.name.as_str()), (t.accelerator_ms < t.cpu_ms).then_some("burn flex (CPU)"));
     }
 }

@@ -300,11 +300,12 @@ impl Step {
     fn loss_gradient(&mut self, bs: usize) -> f64 {
         let out = &self.a[self.a.len() - 1];
         let scale = 2.0 / (bs * self.d) as f32;
+        let n = bs * self.d;
         let mut sq = 0f64;
-        for i in 0..bs * self.d {
-            let e = out[i] - self.x[i];
+        for ((g, &o), &x) in self.dz[..n].iter_mut().zip(&out[..n]).zip(&self.x[..n]) {
+            let e = o - x;
             sq += f64::from(e * e);
-            self.dz[i] = scale * e * out[i] * (1.0 - out[i]);
+            *g = scale * e * o * (1.0 - o);
         }
         sq / self.d as f64
     }
