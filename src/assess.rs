@@ -133,9 +133,12 @@ pub struct InstanceResult {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
     pub primary: String,
+    #[serde(with = "crate::evaluate::undefined")]
     pub threshold: f64,
     pub scores: BTreeMap<String, LabelScore>,
+    #[serde(with = "crate::evaluate::undefined")]
     pub precision: f64,
+    #[serde(with = "crate::evaluate::undefined")]
     pub recall: f64,
     pub flagged: usize,
     pub instances: Vec<InstanceResult>,

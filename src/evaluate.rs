@@ -119,12 +119,30 @@ impl Labels {
     }
 }
 
+/// A figure that can be undefined (`NaN`: a precision with nothing flagged, a ROC-AUC without
+/// both classes) crosses JSON as `null` and comes back as `NaN`, not as an error.
+pub mod undefined {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_finite() { s.serialize_f64(*v) } else { s.serialize_none() }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    }
+}
+
 /// How one detector does against labels.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LabelScore {
+    #[serde(with = "undefined")]
     pub roc_auc: f64,
+    #[serde(with = "undefined")]
     pub average_precision: f64,
+    #[serde(with = "undefined")]
     pub precision: f64,
+    #[serde(with = "undefined")]
     pub recall: f64,
     pub true_positives: usize,
     pub flagged: usize,

@@ -203,6 +203,45 @@ mod tests {
         s.into_bytes()
     }
 
+    /// The largest worker message, from a real analysis with labels (evaluation, incidents,
+    /// scatter, histograms): it survives JSON, the page's encoding, unchanged — no NaN that
+    /// JSON would turn into null, no field that does not come back.
+    #[test]
+    fn the_results_message_round_trips() {
+        let csv = sample();
+        for params in [Params::context(42), Params::seed(42)] {
+            let mut s = session(&csv, params);
+            let labels: String = std::iter::once("No.,label,attack\n".to_string())
+                .chain((1..=400).map(|n| {
+                    let attack = (201..=240).contains(&n);
+                    format!("{n},{},{}\n", u8::from(attack), if attack { "syn_scan" } else { "" })
+                }))
+                .collect();
+            s.set_labels(labels.as_bytes(), None).expect("labels");
+            let r = s.results(5000).expect("results");
+            assert!(r.view.evaluation.is_some());
+            let m = crate::protocol::FromWorker::Results {
+                job: 4,
+                view: Box::new(r.view),
+                flagged_csv: r.flagged_csv,
+                markdown: r.markdown,
+            };
+            let json = serde_json::to_string(&m).expect("serialises");
+            let back: crate::protocol::FromWorker = serde_json::from_str(&json).unwrap_or_else(|e| {
+                panic!("{e}: {}", &json[e.column().saturating_sub(300)..e.column() + 20])
+            });
+            // Compared as JSON again: an undefined figure (NaN) is not equal to itself.
+            let again = serde_json::to_string(&back).expect("serialises");
+            let at = again
+                .bytes()
+                .zip(json.bytes())
+                .position(|(a, b)| a != b)
+                .unwrap_or(again.len().min(json.len()));
+            let around = |s: &str| s[at.saturating_sub(80)..(at + 40).min(s.len())].to_string();
+            assert!(again == json, "differs at byte {at}: {} vs {}", around(&again), around(&json));
+        }
+    }
+
     #[test]
     fn a_recut_equals_a_fresh_run_at_that_threshold() {
         let csv = sample();

@@ -69,6 +69,37 @@ fn worker_messages_survive_js_encoding() {
     assert_eq!(back, to);
 }
 
+/// The largest message, from a real default-preset analysis, through the page's encoding.
+#[wasm_bindgen_test]
+fn the_results_message_survives_js_encoding() {
+    use netsieve::pipeline::{NoProgress, Params, run};
+    use netsieve::session::Session;
+    let mut csv = String::from("No.,Time,Source,Destination,Protocol,Length,Info\n");
+    for i in 0..300u32 {
+        let (src, len) = if (150..170).contains(&i) { ("10.0.0.66", 60) } else { ("10.0.0.2", 154 + i % 7) };
+        csv.push_str(&format!(
+            "{},{:.3},{src},10.0.0.10,TCP,{len},\"{} > 443 [ACK] Len={}\"\n",
+            i + 1,
+            f64::from(i) * 0.05,
+            50000 + i % 3,
+            i % 9
+        ));
+    }
+    let params = Params::context(42);
+    let analysis = run(csv.as_bytes(), "t.csv", &params, &mut NoProgress).expect("runs");
+    let session = Session::new(analysis, "t.csv", csv.len(), params).expect("detected");
+    let r = session.results(5000).expect("results");
+    let m = FromWorker::Results {
+        job: 5,
+        view: Box::new(r.view),
+        flagged_csv: r.flagged_csv,
+        markdown: r.markdown,
+    };
+    let back: FromWorker = from_js(to_js(&m).expect("encodes")).expect("decodes");
+    // Compared as JSON: an undefined figure (NaN) is not equal to itself.
+    assert_eq!(serde_json::to_string(&back).expect("json"), serde_json::to_string(&m).expect("json"));
+}
+
 /// The same draws as natively (`detect::rng` tests): a 32-bit target must not change them.
 #[wasm_bindgen_test]
 fn random_index_draws_match_the_native_build() {

@@ -2,7 +2,8 @@
 // overview on screen (parse + overview in the worker), time to the end of the seed preset's
 // three detectors (with --detect; default for lab-120k only), the worker's wasm memory and the
 // longest main-thread task.
-// usage: node tests/e2e/bench.mjs [--runs N] [FILE ...]   (default: lab-120k and the 1M capture)
+// usage: node tests/e2e/bench.mjs [--runs N] [FILE ...]   (default: lab-120k, the 1M-packet CSV and
+// the 150 MB pcapng that ./x bench makes)
 import { existsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { launch } from './browser.mjs';
@@ -20,8 +21,9 @@ for (let i = 0; i < args.length; i++) {
 }
 if (!files.length) {
   files.push(join(SHARED, 'data/lab-120k.csv'));
-  const big = join(CACHE, 'data/large-1m.csv');
-  if (existsSync(big)) files.push(big);
+  for (const big of ['data/large-1m.csv', 'data/large-150mb.pcapng'].map((f) => join(CACHE, f))) {
+    if (existsSync(big)) files.push(big);
+  }
 }
 
 const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
