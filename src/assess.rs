@@ -132,10 +132,11 @@ pub struct InstanceResult {
 /// primary verdict's precision and recall, each instance, and the false incidents.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
-    pub primary: String,
+    /// The detector whose verdict is evaluated (the report's primary, else its first).
+    pub primary: Option<crate::detect::DetectorId>,
     #[serde(with = "crate::evaluate::undefined")]
     pub threshold: f64,
-    pub scores: BTreeMap<String, LabelScore>,
+    pub scores: BTreeMap<crate::detect::DetectorId, LabelScore>,
     #[serde(with = "crate::evaluate::undefined")]
     pub precision: f64,
     #[serde(with = "crate::evaluate::undefined")]
@@ -168,19 +169,20 @@ pub fn evaluate(
     labels: &Labels,
     windows: Option<&[AttackWindow]>,
 ) -> Evaluation {
-    let scores: BTreeMap<String, LabelScore> = report
+    let scores: BTreeMap<crate::detect::DetectorId, LabelScore> = report
         .detectors
         .iter()
-        .map(|(k, d)| (k.clone(), score_against(labels, &report.row_no, &d.scores, &d.flagged)))
+        .map(|(k, d)| (*k, score_against(labels, &report.row_no, &d.scores, &d.flagged)))
         .collect();
-    let primary =
-        report.primary.clone().unwrap_or_else(|| report.detectors.keys().next().cloned().unwrap_or_default());
-    let (precision, recall, flagged, threshold) = scores
-        .get(&primary)
-        .map(|s| (s.precision, s.recall, s.flagged, report.detectors[&primary].threshold))
+    let primary = report.primary.or_else(|| report.detectors.keys().next().copied());
+    let (precision, recall, flagged, threshold) = primary
+        .and_then(|p| Some((scores.get(&p)?, report.detectors.get(&p)?)))
+        .map(|(s, d)| (s.precision, s.recall, s.flagged, d.threshold))
         .unwrap_or((f64::NAN, f64::NAN, 0, f64::NAN));
-    let flagged_set: HashSet<u64> =
-        report.detectors.get(&primary).map(|d| d.flagged.iter().copied().collect()).unwrap_or_default();
+    let flagged_set: HashSet<u64> = primary
+        .and_then(|p| report.detectors.get(&p))
+        .map(|d| d.flagged.iter().copied().collect())
+        .unwrap_or_default();
     let incident_of: Vec<HashSet<u64>> =
         report.incidents.iter().map(|i| i.packets.iter().copied().collect()).collect();
     let instances: Vec<InstanceResult> = instances(labels, capture, windows)

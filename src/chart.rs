@@ -247,9 +247,6 @@ pub fn mark_histogram(c: &mut Chart, h: &Histogram, at: f64, label: &str) {
     c.text(x - 4.0, top + FONT, label, Align::Right, ALERT, FONT - 1.0);
 }
 
-/// Colours of the detectors' points in the scatter, in report order.
-pub const SERIES: [Color; 3] = [Color("#d92d20"), Color("#f79009"), Color("#7a5af8")];
-
 /// Length against packet index: every occupied raster cell as a 1-pixel grey rectangle, each
 /// detector's flagged packets as coloured squares (hover: packet and detector), a legend.
 pub fn scatter_chart(title: &str, s: &Scatter, height: f64) -> Chart {
@@ -278,8 +275,8 @@ pub fn scatter_chart(title: &str, s: &Scatter, height: f64) -> Chart {
         c.rect(px, py, cell_w.max(1.0), cell_h.max(1.0), Color("#9aa5b1"));
     }
     let mut legend_x = left + 430.0;
-    for (k, (name, points)) in s.flagged.iter().enumerate() {
-        let color = SERIES[k % SERIES.len()];
+    for (name, points) in &s.flagged {
+        let color = Color(name.colour());
         for &(i, len) in points {
             let (px, py) = (x.screen_from_data(f64::from(i)), y.screen_from_data(f64::from(len)));
             c.rect(px - 2.0, py - 2.0, 4.0, 4.0, color);
@@ -523,7 +520,7 @@ mod tests {
             width: 50,
             height: 20,
             occupied: vec![0, 1, 20 * 50 - 1],
-            flagged: vec![("kmeans".into(), vec![(99, 1000)])],
+            flagged: vec![(crate::detect::DetectorId::Kmeans, vec![(99, 1000)])],
         };
         let c = scatter_chart("Length", &s, 200.0);
         let greys = c

@@ -512,10 +512,9 @@ fn evaluation(
 /// How each way of combining the detectors would rank the packets (the default preset).
 fn write_combinations(out: &mut impl Write, r: &Report, labels: &Path) -> anyhow::Result<()> {
     use crate::detect::combine::{Combine, combine_surprises};
-    use crate::report::{AUTOENCODER, IFOREST, KMEANS};
-    let own: Vec<&[f64]> = [IFOREST, KMEANS, AUTOENCODER]
+    let own: Vec<&[f64]> = crate::pipeline::EngineThresholds::ENGINES
         .iter()
-        .filter_map(|k| r.detectors.get(*k))
+        .filter_map(|k| r.detectors.get(k))
         .map(|d| d.scores.as_slice())
         .collect();
     if own.len() < 3 {
@@ -581,7 +580,7 @@ fn write_evaluation(out: &mut impl Write, e: &Evaluation) -> std::io::Result<()>
     writeln!(
         out,
         "\n{} ({}): {} flagged, precision {:.3}, recall {:.3}; instances found {}/{}; incidents {}, false {} {:?}",
-        e.primary,
+        e.primary.map_or("no detector", |p| p.name()),
         e.threshold,
         e.flagged,
         e.precision,

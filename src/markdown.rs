@@ -77,7 +77,8 @@ pub fn markdown(r: &Report) -> String {
         for i in &r.incidents {
             let _ = writeln!(m, "### {}\\. {}: {}\n", i.rank, i.kind.label(), text(&i.actor));
             let peers: Vec<String> = i.peers.iter().map(|p| text(p)).collect();
-            let by: Vec<String> = i.detectors.iter().map(|(d, n)| format!("{} {n}", text(d))).collect();
+            let by: Vec<String> =
+                i.detectors.iter().map(|(d, n)| format!("{} {n}", text(d.name()))).collect();
             let _ = writeln!(
                 m,
                 "- time: {:.6} to {:.6} s\n- packets: {}\n- score: {:.2}\n- peers: {}\n- flagged by: {}\n",
@@ -94,7 +95,7 @@ pub fn markdown(r: &Report) -> String {
     }
     let _ = writeln!(m, "## Detectors\n\n| detector | flagged | threshold |\n|---|---|---|");
     for (name, d) in &r.detectors {
-        let _ = writeln!(m, "| {} | {} | {} |", text(name), thousands(d.count as u64), d.threshold);
+        let _ = writeln!(m, "| {} | {} | {} |", text(name.name()), thousands(d.count as u64), d.threshold);
     }
     let _ = writeln!(
         m,

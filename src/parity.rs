@@ -13,10 +13,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::capture::Capture;
+use crate::detect::DetectorId::{self, Autoencoder, IforestRf, Kmeans};
 use crate::detect::iforest::IsolationForestParams;
 use crate::evaluate::{jaccard, spearman};
 use crate::features::protocol_code_and_length;
-use crate::report::{AUTOENCODER, IFOREST_RF, KMEANS, Report};
+use crate::report::Report;
 
 /// One figure with its bound and verdict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -187,7 +188,7 @@ pub fn iforest_seed_spread(
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reference {
     pub name: String,
-    detectors: BTreeMap<String, (HashSet<u64>, BTreeMap<u64, f64>)>,
+    detectors: BTreeMap<DetectorId, (HashSet<u64>, BTreeMap<u64, f64>)>,
     if_scores: BTreeMap<u64, f64>,
 }
 
@@ -211,24 +212,23 @@ impl Reference {
             .filter_map(Value::as_u64)
             .collect();
         let mut detectors = BTreeMap::new();
-        for d in [AUTOENCODER, IFOREST_RF, KMEANS] {
-            let det = &v["detectors"][d];
+        for d in [Autoencoder, IforestRf, Kmeans] {
+            let det = &v["detectors"][d.name()];
             if det.is_object() {
-                detectors
-                    .insert(d.to_string(), (flagged(&det["flagged"]), scores_by_no(&row_no, &det["scores"])));
+                detectors.insert(d, (flagged(&det["flagged"]), scores_by_no(&row_no, &det["scores"])));
             }
         }
-        let if_scores = scores_by_no(&row_no, &v["detectors"][IFOREST_RF]["if_scores"]);
+        let if_scores = scores_by_no(&row_no, &v["detectors"][IforestRf.name()]["if_scores"]);
         Ok(Reference { name: name.to_string(), detectors, if_scores })
     }
 
-    fn flagged(&self, d: &str) -> HashSet<u64> {
-        self.detectors.get(d).map(|x| x.0.clone()).unwrap_or_default()
+    fn flagged(&self, d: DetectorId) -> HashSet<u64> {
+        self.detectors.get(&d).map(|x| x.0.clone()).unwrap_or_default()
     }
 
-    fn scores(&self, d: &str) -> &BTreeMap<u64, f64> {
+    fn scores(&self, d: DetectorId) -> &BTreeMap<u64, f64> {
         static EMPTY: BTreeMap<u64, f64> = BTreeMap::new();
-        self.detectors.get(d).map_or(&EMPTY, |x| &x.1)
+        self.detectors.get(&d).map_or(&EMPTY, |x| &x.1)
     }
 }
 
@@ -238,8 +238,8 @@ fn rho(a: &BTreeMap<u64, f64>, b: &BTreeMap<u64, f64>) -> f64 {
     spearman(&x, &y)
 }
 
-fn ours(report: &Report, d: &str, key: &str) -> BTreeMap<u64, f64> {
-    let det = &report.detectors[d];
+fn ours(report: &Report, d: DetectorId, key: &str) -> BTreeMap<u64, f64> {
+    let det = &report.detectors[&d];
     let values: Vec<f64> = if key == "scores" {
         det.scores.clone()
     } else {
@@ -268,17 +268,17 @@ fn reported(name: impl Into<String>, value: f64, why: impl Into<String>) -> Chec
 pub fn measure(report: &Report, refs: &[Reference], spread: Option<&SeedSpread>) -> Vec<Check> {
     let mut out = Vec::new();
     let Some(main) = refs.first() else { return out };
-    let set = |d: &str| {
+    let set = |d: DetectorId| {
         report
             .detectors
-            .get(d)
+            .get(&d)
             .map(|x| x.flagged.iter().copied().collect::<HashSet<u64>>())
             .unwrap_or_default()
     };
 
     // k-means
-    let km = set(KMEANS);
-    let ref_km = main.flagged(KMEANS);
+    let km = set(Kmeans);
+    let ref_km = main.flagged(Kmeans);
     let diff = km.len() as f64 - ref_km.len() as f64;
     out.push(check("kmeans count", km.len() as f64, format!("{} ± 3", ref_km.len()), diff.abs() <= 3.0));
     let j = jaccard(&km, &ref_km);
@@ -286,8 +286,8 @@ pub fn measure(report: &Report, refs: &[Reference], spread: Option<&SeedSpread>)
 
     // isolation forest and random forest: which tied (Protocol, Length) group crosses the
     // 0.45 % line moves the count with the seed, so the bound is scikit-learn's own range.
-    let if_count = report.detectors[IFOREST_RF].details.get("if_count").and_then(Value::as_u64).unwrap_or(0);
-    let r = rho(&ours(report, IFOREST_RF, "if_scores"), &main.if_scores);
+    let if_count = report.detectors[&IforestRf].details.get("if_count").and_then(Value::as_u64).unwrap_or(0);
+    let r = rho(&ours(report, IforestRf, "if_scores"), &main.if_scores);
     match spread.and_then(|s| Some((s, s.count_range()?, s.spearman_range()?))) {
         Some((s, (lo, hi), (rlo, _))) => {
             let (below, above) = s.count_rank(if_count);
@@ -309,7 +309,7 @@ pub fn measure(report: &Report, refs: &[Reference], spread: Option<&SeedSpread>)
             ));
         }
         None => {
-            let n = main.flagged(IFOREST_RF).len() as f64;
+            let n = main.flagged(IforestRf).len() as f64;
             out.push(check(
                 "iforest count",
                 if_count as f64,
@@ -323,34 +323,34 @@ pub fn measure(report: &Report, refs: &[Reference], spread: Option<&SeedSpread>)
             out.push(check("iforest Spearman vs reference", r, "≥ 0.98", r >= 0.98));
         }
     }
-    let if_set: HashSet<u64> = report.detectors[IFOREST_RF]
+    let if_set: HashSet<u64> = report.detectors[&IforestRf]
         .details
         .get("if_flagged")
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(Value::as_u64).collect())
         .unwrap_or_default();
-    let j = jaccard(&if_set, &main.flagged(IFOREST_RF));
+    let j = jaccard(&if_set, &main.flagged(IforestRf));
     out.push(reported(
         "iforest Jaccard vs reference",
         j,
         "not judged: scikit-learn's own seeds overlap 0.25–0.90",
     ));
-    let j = jaccard(&set(IFOREST_RF), &if_set);
+    let j = jaccard(&set(IforestRf), &if_set);
     out.push(check("random forest Jaccard vs its isolation forest", j, "≥ 0.9", j >= 0.9));
 
     // autoencoder: count and envelope
-    let ae = set(AUTOENCODER);
+    let ae = set(Autoencoder);
     out.push(check("autoencoder count", ae.len() as f64, "100–140", (100..=140).contains(&ae.len())));
     let mut pair_rho = Vec::new();
     for i in 0..refs.len() {
         for k in i + 1..refs.len() {
-            pair_rho.push(rho(refs[i].scores(AUTOENCODER), refs[k].scores(AUTOENCODER)));
+            pair_rho.push(rho(refs[i].scores(Autoencoder), refs[k].scores(Autoencoder)));
         }
     }
     let floor = pair_rho.iter().copied().fold(f64::INFINITY, f64::min);
-    let mine = ours(report, AUTOENCODER, "scores");
+    let mine = ours(report, Autoencoder, "scores");
     for rf in refs {
-        let r = rho(&mine, rf.scores(AUTOENCODER));
+        let r = rho(&mine, rf.scores(Autoencoder));
         let name = format!("autoencoder Spearman vs {}", rf.name);
         out.push(if floor.is_finite() {
             let bound = format!(

@@ -18,7 +18,7 @@ use crate::detect::iforest::IsolationForestParams;
 use crate::detect::kmeans::KMeansParams;
 use crate::detect::random_forest::RandomForestParams;
 use crate::detect::rng::{rng, sample_without_replacement};
-use crate::detect::{DetectError, Threshold, Verdicts};
+use crate::detect::{DetectError, DetectorId, Threshold, Verdicts};
 use crate::features::context::{self, COLUMNS, Group};
 use crate::features::scale::Surprise;
 use crate::features::{self, Matrix};
@@ -356,7 +356,7 @@ async fn detect_seed(
     let verdicts = model.threshold().apply(&scores);
     let score_s = t_score.elapsed().as_secs_f64();
     detectors.insert(
-        report::AUTOENCODER.to_string(),
+        DetectorId::Autoencoder,
         DetectorReport::new(row_no, scores, &verdicts, to_json(&params.autoencoder))
             .detail("feature_columns", &columns)
             .detail("input_dim", x.cols)
@@ -400,7 +400,7 @@ async fn detect_seed(
     let mut if_flagged: Vec<u64> = if_verdicts.flagged.iter().map(|&i| row_no[i]).collect();
     if_flagged.sort_unstable();
     detectors.insert(
-        report::IFOREST_RF.to_string(),
+        DetectorId::IforestRf,
         DetectorReport::new(
             row_no,
             rf_scores,
@@ -429,7 +429,7 @@ async fn detect_seed(
     let km_verdicts = Threshold::Percentile(params.kmeans_percentile).apply(&km_scores);
     let km_s = t.elapsed().as_secs_f64();
     detectors.insert(
-        report::KMEANS.to_string(),
+        DetectorId::Kmeans,
         DetectorReport::new(
             row_no,
             km_scores,
@@ -455,19 +455,16 @@ fn finish(
     name: &str,
     bytes: usize,
     params: &Params,
-    detectors: BTreeMap<String, DetectorReport>,
+    detectors: BTreeMap<DetectorId, DetectorReport>,
     mut timings: BTreeMap<String, f64>,
-    primary: Option<String>,
+    primary: Option<DetectorId>,
     incidents: Vec<incidents::Incident>,
 ) -> Report {
     let total: f64 = timings.values().sum();
     timings.insert("total".into(), total);
     // The combined score is not a detector of its own in the agreement table.
-    let own: BTreeMap<String, DetectorReport> = detectors
-        .iter()
-        .filter(|(k, _)| k.as_str() != report::COMBINED)
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let own: BTreeMap<DetectorId, DetectorReport> =
+        detectors.iter().filter(|(k, _)| **k != DetectorId::Combined).map(|(k, v)| (*k, v.clone())).collect();
     Report {
         schema: report::SCHEMA.to_string(),
         tool: format!("netsieve {}", env!("CARGO_PKG_VERSION")),
@@ -639,13 +636,8 @@ async fn detect_context(
     timings.insert("ae".into(), ae_s);
     go(sink.event(Event::StageDone { stage: Stage::Autoencoder, seconds: ae_s }))?;
 
-    let engine = |name: &'static str,
-                  cut: fn(&EngineThresholds) -> Option<f64>,
-                  scores: Vec<f64>,
-                  params: serde_json::Value,
-                  seconds: f64| Engine {
+    let engine = |name: DetectorId, scores: Vec<f64>, params: serde_json::Value, seconds: f64| Engine {
         name,
-        cut,
         report: DetectorReport::new(
             row_no,
             Vec::new(),
@@ -655,14 +647,14 @@ async fn detect_context(
         .timing("fit_score", seconds),
         scores,
     };
-    let mut iforest = engine(report::IFOREST, |t| t.iforest, if_scores, to_json(&p.iforest), if_s);
+    let mut iforest = engine(DetectorId::Iforest, if_scores, to_json(&p.iforest), if_s);
     iforest.report = iforest.report.detail("forests", groups.len());
-    let mut kmeans = engine(report::KMEANS, |t| t.kmeans, km_scores, to_json(&p.kmeans), km_s);
+    let mut kmeans = engine(DetectorId::Kmeans, km_scores, to_json(&p.kmeans), km_s);
     kmeans.report = kmeans
         .report
         .detail("cluster_sizes", km.as_ref().map(|m| m.cluster_sizes.clone()))
         .detail("fit_rows", fit_on.rows);
-    let mut ae = engine(report::AUTOENCODER, |t| t.autoencoder, ae_scores, to_json(&p.autoencoder), ae_s);
+    let mut ae = engine(DetectorId::Autoencoder, ae_scores, to_json(&p.autoencoder), ae_s);
     ae.report = ae
         .report
         .detail("backend", &backend.backend)
@@ -681,9 +673,7 @@ async fn detect_context(
 /// One engine of the default preset after scoring: its scores and its report without verdicts.
 #[derive(Debug, Clone)]
 struct Engine {
-    name: &'static str,
-    /// Its own threshold among the preset's [`EngineThresholds`].
-    cut: fn(&EngineThresholds) -> Option<f64>,
+    name: DetectorId,
     scores: Vec<f64>,
     report: DetectorReport,
 }
@@ -696,6 +686,33 @@ pub struct EngineThresholds {
     pub iforest: Option<f64>,
     pub kmeans: Option<f64>,
     pub autoencoder: Option<f64>,
+}
+
+impl EngineThresholds {
+    /// The engines that have their own line, in the order the page shows them.
+    pub const ENGINES: [DetectorId; 3] = [DetectorId::Iforest, DetectorId::Kmeans, DetectorId::Autoencoder];
+
+    fn slot(&mut self, engine: DetectorId) -> Option<&mut Option<f64>> {
+        match engine {
+            DetectorId::Iforest => Some(&mut self.iforest),
+            DetectorId::Kmeans => Some(&mut self.kmeans),
+            DetectorId::Autoencoder => Some(&mut self.autoencoder),
+            DetectorId::Combined | DetectorId::IforestRf => None,
+        }
+    }
+
+    /// `engine`'s own line (`None`: its top `detector_percentile` %, or not an engine).
+    pub fn get(&self, engine: DetectorId) -> Option<f64> {
+        let mut copy = *self;
+        copy.slot(engine).and_then(|v| *v)
+    }
+
+    /// Sets `engine`'s own line; a detector that is not an engine is ignored.
+    pub fn set(&mut self, engine: DetectorId, value: Option<f64>) {
+        if let Some(slot) = self.slot(engine) {
+            *slot = value;
+        }
+    }
 }
 
 /// The default preset after its engines have scored: what a new threshold needs to flag again
@@ -717,7 +734,7 @@ impl Scored {
         let t = Instant::now();
         let row_no = &capture.no;
         let own = |engine: &Engine| {
-            match (engine.cut)(&p.engine_thresholds) {
+            match p.engine_thresholds.get(engine.name) {
                 Some(v) => Threshold::Fixed(v),
                 None => Threshold::Percentile(p.detector_percentile),
             }
@@ -727,7 +744,7 @@ impl Scored {
         let scores: Vec<&[f64]> = self.engines.iter().map(|e| e.scores.as_slice()).collect();
         let combined = combine::combine_surprises(p.combine, &scores);
         let combined_v = Threshold::AtLeast(p.threshold).apply(&combined);
-        let by: Vec<(&str, &[usize])> =
+        let by: Vec<(DetectorId, &[usize])> =
             self.engines.iter().zip(&verdicts).map(|(e, v)| (e.name, v.flagged.as_slice())).collect();
         let found = incidents::find(
             &incidents::Inputs {
@@ -745,11 +762,11 @@ impl Scored {
             let mut r = DetectorReport::new(row_no, e.scores.clone(), v, e.report.params.clone());
             r.timings_s = e.report.timings_s.clone();
             r.details = e.report.details.clone();
-            detectors.insert(e.name.to_string(), r);
+            detectors.insert(e.name, r);
         }
         let feature_names: Vec<&str> = COLUMNS.iter().map(|c| c.name).collect();
         detectors.insert(
-            report::COMBINED.to_string(),
+            DetectorId::Combined,
             DetectorReport::new(
                 row_no,
                 combined,
@@ -762,7 +779,7 @@ impl Scored {
         );
         let mut timings = self.timings.clone();
         timings.insert("incidents".into(), t.elapsed().as_secs_f64());
-        finish(capture, name, bytes, params, detectors, timings, Some(report::COMBINED.to_string()), found)
+        finish(capture, name, bytes, params, detectors, timings, Some(DetectorId::Combined), found)
     }
 }
 
@@ -829,14 +846,14 @@ mod tests {
         let a = run(&csv(400), "x.csv", &p, &mut sink).expect("runs");
         let r = a.report.expect("report");
         assert_eq!(r.rows, 400);
-        for name in [report::AUTOENCODER, report::IFOREST_RF, report::KMEANS] {
-            let d = &r.detectors[name];
+        for name in [DetectorId::Autoencoder, DetectorId::IforestRf, DetectorId::Kmeans] {
+            let d = &r.detectors[&name];
             assert_eq!(d.scores.len(), 400, "{name}");
             assert_eq!(d.count, d.flagged.len(), "{name}");
         }
         assert!(sink.0.contains(&"epoch 2".to_string()));
         assert!(sink.0.contains(&"backend CPU".to_string()));
-        assert_eq!(r.detectors[report::AUTOENCODER].details["backend"], "CPU");
+        assert_eq!(r.detectors[&DetectorId::Autoencoder].details["backend"], "CPU");
         let json = serde_json::to_value(&r).expect("json");
         assert!(json["detectors"]["iforest_rf"]["if_scores"].is_array());
         assert_eq!(json["row_no"][0], 1);

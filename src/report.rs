@@ -7,18 +7,10 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::detect::DetectorId;
 use crate::detect::Verdicts;
 
 pub const SCHEMA: &str = "netsieve-report/1";
-
-/// Detector names as they appear in the report (and in compare.py).
-pub const AUTOENCODER: &str = "autoencoder";
-pub const IFOREST_RF: &str = "iforest_rf";
-pub const KMEANS: &str = "kmeans";
-/// The default preset's isolation forest (no random forest after it).
-pub const IFOREST: &str = "iforest";
-/// The default preset's combined score.
-pub const COMBINED: &str = "combined";
 
 /// One detector's results.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,16 +68,16 @@ pub struct Agreement {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PairOverlap {
-    pub a: String,
-    pub b: String,
+    pub a: DetectorId,
+    pub b: DetectorId,
     pub both: usize,
     pub jaccard: f64,
 }
 
 impl Agreement {
-    pub fn of(detectors: &BTreeMap<String, DetectorReport>) -> Agreement {
-        let sets: Vec<(&String, HashSet<u64>)> =
-            detectors.iter().map(|(k, d)| (k, d.flagged.iter().copied().collect())).collect();
+    pub fn of(detectors: &BTreeMap<DetectorId, DetectorReport>) -> Agreement {
+        let sets: Vec<(DetectorId, HashSet<u64>)> =
+            detectors.iter().map(|(k, d)| (*k, d.flagged.iter().copied().collect())).collect();
         let mut times: BTreeMap<u64, usize> = BTreeMap::new();
         for (_, s) in &sets {
             for &no in s {
@@ -100,8 +92,8 @@ impl Agreement {
         for i in 0..sets.len() {
             for j in i + 1..sets.len() {
                 pairs.push(PairOverlap {
-                    a: sets[i].0.clone(),
-                    b: sets[j].0.clone(),
+                    a: sets[i].0,
+                    b: sets[j].0,
                     both: sets[i].1.intersection(&sets[j].1).count(),
                     jaccard: crate::evaluate::jaccard(&sets[i].1, &sets[j].1),
                 });
@@ -128,14 +120,14 @@ pub struct Report {
     pub preset: crate::pipeline::Preset,
     /// The detector whose verdict the page leads with (`combined` for the default preset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub primary: Option<String>,
+    pub primary: Option<DetectorId>,
     pub input: InputInfo,
     pub rows: usize,
     pub protocols: usize,
     pub params: serde_json::Value,
     /// `No.` of each row, in file order.
     pub row_no: Vec<u64>,
-    pub detectors: BTreeMap<String, DetectorReport>,
+    pub detectors: BTreeMap<DetectorId, DetectorReport>,
     pub agreement: Agreement,
     /// The default preset's incidents, in rank order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -172,9 +164,9 @@ mod tests {
     #[test]
     fn agreement_counts_overlaps() {
         let mut m = BTreeMap::new();
-        m.insert("a".to_string(), det(&[1, 2, 3]));
-        m.insert("b".to_string(), det(&[2, 3, 4]));
-        m.insert("c".to_string(), det(&[3]));
+        m.insert(DetectorId::Autoencoder, det(&[1, 2, 3]));
+        m.insert(DetectorId::IforestRf, det(&[2, 3, 4]));
+        m.insert(DetectorId::Kmeans, det(&[3]));
         let a = Agreement::of(&m);
         assert_eq!(a.flagged_by, vec![2, 1, 1]);
         assert_eq!(a.union, 4);
@@ -206,8 +198,8 @@ pub struct FlaggedPacket {
     pub protocol: String,
     pub length: u32,
     pub info: String,
-    /// Detectors that flagged it (report names).
-    pub by: Vec<String>,
+    /// Detectors that flagged it.
+    pub by: Vec<DetectorId>,
     /// Each detector's score for it, in the order of [`Report::detectors`].
     pub scores: Vec<f64>,
     /// The rank of the incident it belongs to (the default preset), if any.
@@ -218,7 +210,7 @@ pub struct FlaggedPacket {
 /// A detector's headline numbers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DetectorSummary {
-    pub name: String,
+    pub name: DetectorId,
     pub count: usize,
     pub threshold: f64,
     /// The highest score (the end of the page's threshold slider).
@@ -239,8 +231,8 @@ pub struct Scatter {
     pub height: u32,
     /// Occupied cells, `y · width + x`, with y = 0 at the bottom.
     pub occupied: Vec<u32>,
-    /// Detector name → its flagged packets as (row index, length).
-    pub flagged: Vec<(String, Vec<(u32, u32)>)>,
+    /// Each detector's flagged packets as (row index, length).
+    pub flagged: Vec<(DetectorId, Vec<(u32, u32)>)>,
 }
 
 impl Scatter {
@@ -274,7 +266,7 @@ impl Scatter {
                     .iter()
                     .filter_map(|no| index.get(no).map(|&i| (i as u32, capture.length[i])))
                     .collect();
-                (name.clone(), points)
+                (*name, points)
             })
             .collect();
         Scatter { rows, max_length, width, height, occupied, flagged }
@@ -342,11 +334,11 @@ impl Report {
         capture: &'a crate::capture::Capture,
         index: &'a RowIndex,
     ) -> (usize, impl Iterator<Item = FlaggedPacket> + 'a) {
-        let names: Vec<&String> = self.detectors.keys().collect();
-        let mut by_row: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+        let names: Vec<DetectorId> = self.detectors.keys().copied().collect();
+        let mut by_row: BTreeMap<u64, Vec<DetectorId>> = BTreeMap::new();
         for (name, d) in &self.detectors {
             for &no in &d.flagged {
-                by_row.entry(no).or_default().push(name.clone());
+                by_row.entry(no).or_default().push(*name);
             }
         }
         let total = by_row.len();
@@ -364,7 +356,7 @@ impl Report {
                 length: p.length,
                 info: p.info.to_string(),
                 by,
-                scores: names.iter().map(|n| self.detectors[*n].scores[i]).collect(),
+                scores: names.iter().map(|n| self.detectors[n].scores[i]).collect(),
                 incident: incident_of.get(&no).copied(),
             })
         });
@@ -380,7 +372,7 @@ impl Report {
     ) -> Result<(ResultsView, String), csv::Error> {
         let index = self.row_index();
         let (flagged_total, rows) = self.flagged_packets(capture, &index);
-        let names: Vec<String> = self.detectors.keys().cloned().collect();
+        let names: Vec<DetectorId> = self.detectors.keys().copied().collect();
         let mut flagged = Vec::with_capacity(limit.min(flagged_total));
         let csv = flagged_csv(
             &names,
@@ -404,7 +396,7 @@ impl Report {
             .detectors
             .iter()
             .map(|(name, d)| DetectorSummary {
-                name: name.clone(),
+                name: *name,
                 count: d.count,
                 threshold: d.threshold,
                 max: d.scores.iter().copied().filter(|s| s.is_finite()).fold(0.0, f64::max),
@@ -413,7 +405,7 @@ impl Report {
             .collect();
         let loss_history = self
             .detectors
-            .get(AUTOENCODER)
+            .get(&DetectorId::Autoencoder)
             .and_then(|d| d.details.get("loss_history"))
             .and_then(|v| serde_json::from_value(v.clone()).ok())
             .unwrap_or_default();
@@ -444,7 +436,7 @@ pub fn neutralise_formula(cell: &str) -> String {
 /// Flagged packets as CSV (all seven Wireshark columns, the detectors that flagged each, the
 /// scores of `detectors` in order), every text cell neutralised against formula injection.
 pub fn flagged_csv(
-    detectors: &[String],
+    detectors: &[DetectorId],
     packets: impl IntoIterator<Item = FlaggedPacket>,
 ) -> Result<String, csv::Error> {
     let mut w = csv::WriterBuilder::new().quote_style(csv::QuoteStyle::NonNumeric).from_writer(Vec::new());
@@ -463,7 +455,7 @@ pub fn flagged_csv(
             neutralise_formula(&p.protocol),
             p.length.to_string(),
             neutralise_formula(&p.info),
-            p.by.join(" "),
+            p.by.iter().map(|d| d.name()).collect::<Vec<_>>().join(" "),
             p.incident.map_or_else(String::new, |r| r.to_string()),
         ];
         row.extend(p.scores.iter().map(|s| format!("{s}")));
@@ -491,11 +483,11 @@ mod view_tests {
             protocol: "DNS".into(),
             length: 80,
             info: "=cmd|' /C calc'!A0".into(),
-            by: vec!["kmeans".into()],
+            by: vec![DetectorId::Kmeans],
             scores: vec![0.25],
             incident: Some(3),
         };
-        let csv = flagged_csv(&["kmeans".to_string()], [packet]).expect("writes");
+        let csv = flagged_csv(&[DetectorId::Kmeans], [packet]).expect("writes");
         assert!(csv.contains("\"'=cmd|' /C calc'!A0\""), "{csv}");
         assert!(csv.starts_with("\"No.\",\"Time\""), "{csv}");
         assert!(csv.contains("\"kmeans\",3,0.25"), "the incident's rank, then the scores: {csv}");

@@ -175,6 +175,7 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::detect::DetectorId;
     use crate::pipeline::{NoProgress, run};
 
     fn session(csv: &[u8], params: Params) -> Session {
@@ -246,7 +247,7 @@ mod tests {
     fn a_recut_equals_a_fresh_run_at_that_threshold() {
         let csv = sample();
         let mut s = session(&csv, Params::context(42));
-        let before = s.report().detectors["combined"].count;
+        let before = s.report().detectors[&DetectorId::Combined].count;
         s.recut(1.0, EngineThresholds::default()).expect("recuts");
         let fresh = session(&csv, {
             let mut p = Params::context(42);
@@ -260,8 +261,8 @@ mod tests {
             r
         };
         assert_eq!(strip(s.report()), strip(fresh.report()));
-        assert!(s.report().detectors["combined"].count > before, "a lower threshold flags more");
-        assert_eq!(s.report().detectors["combined"].threshold, 1.0);
+        assert!(s.report().detectors[&DetectorId::Combined].count > before, "a lower threshold flags more");
+        assert_eq!(s.report().detectors[&DetectorId::Combined].threshold, 1.0);
         let md = s.results(10).expect("results").markdown;
         assert!(
             md.contains("with a combined score of at least 1.\n"),
@@ -272,10 +273,13 @@ mod tests {
     #[test]
     fn engine_thresholds_move_each_engine_alone() {
         let mut s = session(&sample(), Params::context(42));
-        let km = s.report().detectors["kmeans"].count;
+        let km = s.report().detectors[&DetectorId::Kmeans].count;
         s.recut(3.0, EngineThresholds { iforest: Some(0.0), ..Default::default() }).expect("recuts");
-        assert!(s.report().detectors["iforest"].count > 300, "iforest flags all but its lowest scores");
-        assert_eq!(s.report().detectors["kmeans"].count, km);
+        assert!(
+            s.report().detectors[&DetectorId::Iforest].count > 300,
+            "iforest flags all but its lowest scores"
+        );
+        assert_eq!(s.report().detectors[&DetectorId::Kmeans].count, km);
         assert!(matches!(s.recut(f64::NAN, EngineThresholds::default()), Err(SessionError::BadThreshold(_))));
     }
 

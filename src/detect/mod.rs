@@ -20,6 +20,88 @@ use crate::stats::percentile_sorted;
 /// One score per packet, higher = more anomalous.
 pub type Scores = Vec<f64>;
 
+/// Which detector: the one name used by the pipeline, the report (its JSON keys, as
+/// `shared/reference/compare.py` reads them), the page and the exports. Declared in the
+/// order of the names, so maps keyed by it keep the report's alphabetical order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DetectorId {
+    /// The seed preset's autoencoder, or the default preset's per-group autoencoder engine.
+    Autoencoder,
+    /// The default preset's combined score of its three engines.
+    Combined,
+    /// The default preset's isolation forests (one per feature group).
+    Iforest,
+    /// The seed preset's isolation forest refined by a random forest.
+    IforestRf,
+    /// k-means distance (the seed's two clusters, or the default preset's per-group engine).
+    Kmeans,
+}
+
+impl DetectorId {
+    pub const ALL: [DetectorId; 5] = [
+        DetectorId::Autoencoder,
+        DetectorId::Combined,
+        DetectorId::Iforest,
+        DetectorId::IforestRf,
+        DetectorId::Kmeans,
+    ];
+
+    /// The name in the report and the exports (`iforest_rf`).
+    pub fn name(self) -> &'static str {
+        match self {
+            DetectorId::Autoencoder => "autoencoder",
+            DetectorId::Combined => "combined",
+            DetectorId::Iforest => "iforest",
+            DetectorId::IforestRf => "iforest_rf",
+            DetectorId::Kmeans => "kmeans",
+        }
+    }
+
+    /// The name for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            DetectorId::Autoencoder => "Autoencoder",
+            DetectorId::Combined => "Combined score",
+            DetectorId::Iforest => "Isolation forest (one per feature group)",
+            DetectorId::IforestRf => "Isolation forest → random forest",
+            DetectorId::Kmeans => "k-means distance",
+        }
+    }
+
+    /// A few letters, where space is short.
+    pub fn short(self) -> &'static str {
+        match self {
+            DetectorId::Autoencoder => "AE",
+            DetectorId::Combined => "combined",
+            DetectorId::Iforest => "IF",
+            DetectorId::IforestRf => "IF→RF",
+            DetectorId::Kmeans => "k-means",
+        }
+    }
+
+    /// Its colour in the charts (CSS).
+    pub fn colour(self) -> &'static str {
+        match self {
+            DetectorId::Autoencoder => "#d92d20",
+            DetectorId::Combined => "#101828",
+            DetectorId::Iforest | DetectorId::IforestRf => "#f79009",
+            DetectorId::Kmeans => "#7a5af8",
+        }
+    }
+
+    /// The detector of a report name (`iforest_rf`), if there is one.
+    pub fn from_name(name: &str) -> Option<DetectorId> {
+        DetectorId::ALL.into_iter().find(|d| d.name() == name)
+    }
+}
+
+impl std::fmt::Display for DetectorId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
 /// How a detector turns scores into flags.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Threshold {
@@ -91,6 +173,21 @@ pub(crate) fn invalid(name: &'static str, message: impl Into<String>) -> DetectE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn detector_names_are_the_reports_and_ordered_like_them() {
+        for d in DetectorId::ALL {
+            assert_eq!(serde_json::to_value(d).ok(), Some(serde_json::Value::from(d.name())));
+            assert_eq!(DetectorId::from_name(d.name()), Some(d));
+        }
+        let mut names: Vec<&str> = DetectorId::ALL.iter().map(|d| d.name()).collect();
+        names.sort_unstable();
+        assert_eq!(names, DetectorId::ALL.map(DetectorId::name));
+        let mut sorted = DetectorId::ALL;
+        sorted.sort();
+        assert_eq!(sorted, DetectorId::ALL);
+        assert_eq!(DetectorId::from_name("ae"), None);
+    }
 
     #[test]
     fn percentile_threshold_is_strict() {

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::{Deserialize, Serialize};
 
 use crate::capture::Capture;
+use crate::detect::DetectorId;
 use crate::features::context::{COLUMNS, Col, Context};
 use crate::features::scale::Surprise;
 
@@ -82,7 +83,7 @@ pub struct Incident {
     /// The largest combined score of its packets.
     pub score: f64,
     /// Detectors that flagged at least one of its packets, with how many.
-    pub detectors: BTreeMap<String, usize>,
+    pub detectors: BTreeMap<DetectorId, usize>,
     pub evidence: Vec<Evidence>,
     pub explanation: String,
     pub filter: String,
@@ -120,7 +121,7 @@ pub struct Inputs<'a> {
     /// Rows flagged by the combined threshold, any order.
     pub flagged: &'a [usize],
     /// Each detector's name and the rows it flagged.
-    pub detectors: &'a [(&'a str, &'a [usize])],
+    pub detectors: &'a [(DetectorId, &'a [usize])],
 }
 
 /// A host identity's names and the one to show.
@@ -179,7 +180,7 @@ pub fn find(input: &Inputs<'_>, params: &IncidentParams) -> Vec<Incident> {
         }
     }
     let names = Names::new(input.context);
-    let flagged_by: Vec<(&str, BTreeSet<usize>)> =
+    let flagged_by: Vec<(DetectorId, BTreeSet<usize>)> =
         input.detectors.iter().map(|(n, f)| (*n, f.iter().copied().collect())).collect();
     let first_seen = first_seen(input.context);
     let maxima = explain::Maxima::new(input);
@@ -209,7 +210,7 @@ fn build(
     input: &Inputs<'_>,
     names: &Names,
     maxima: &explain::Maxima,
-    flagged_by: &[(&str, BTreeSet<usize>)],
+    flagged_by: &[(DetectorId, BTreeSet<usize>)],
     first_seen: &HashMap<u32, usize>,
     actor: u32,
     rows: Vec<usize>,
@@ -227,7 +228,7 @@ fn build(
     let score = rows.iter().map(|&r| input.combined[r]).fold(0.0, f64::max);
     let detectors = flagged_by
         .iter()
-        .map(|(n, set)| (n.to_string(), rows.iter().filter(|r| set.contains(r)).count()))
+        .map(|(n, set)| (*n, rows.iter().filter(|r| set.contains(r)).count()))
         .filter(|(_, k)| *k > 0)
         .collect();
     let evidence = evidence(input, &rows);

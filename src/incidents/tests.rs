@@ -49,7 +49,7 @@ fn incidents_of(c: &Capture, flagged: &[usize]) -> Vec<Incident> {
             scale: &scale,
             combined: &combined,
             flagged,
-            detectors: &[("iforest", flagged)],
+            detectors: &[(crate::detect::DetectorId::Iforest, flagged)],
         },
         &IncidentParams::default(),
     )
@@ -68,7 +68,7 @@ fn a_scan_becomes_one_incident_per_burst_explained_and_filtered() {
     assert_eq!(first.actor, "10.0.0.66");
     assert_eq!(first.peers, vec!["10.0.0.10"]);
     assert_eq!(first.packets.len(), 120);
-    assert_eq!(first.detectors["iforest"], 120);
+    assert_eq!(first.detectors[&crate::detect::DetectorId::Iforest], 120);
     assert!(
         first.explanation.starts_with("10.0.0.66 probed 60 ports of 10.0.0.10 within 10 s (60 SYNs without ACK, 60 refusals); no other host reached more than 1 ports of one host within 10 s."),
         "{}",

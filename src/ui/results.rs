@@ -14,7 +14,7 @@ use crate::detect::autoencoder::Preference;
 use crate::format::thousands;
 use crate::incidents::Incident;
 use crate::pipeline::{EngineThresholds, Params, Preset};
-use crate::report::{self, DetectorSummary, ResultsView};
+use crate::report::{DetectorId, DetectorSummary, ResultsView};
 
 const W: f64 = 540.0;
 const H: f64 = 240.0;
@@ -22,31 +22,8 @@ const H: f64 = 240.0;
 const PAGE: usize = 50;
 
 /// `data-testid` suffix of a detector (`iforest_rf` → `iforest-rf`).
-fn testid(name: &str) -> String {
-    name.replace('_', "-")
-}
-
-fn label(name: &str) -> &str {
-    match name {
-        "autoencoder" => "Autoencoder",
-        "iforest_rf" => "Isolation forest → random forest",
-        "kmeans" => "k-means distance",
-        "iforest" => "Isolation forest (one per feature group)",
-        "combined" => "Combined score",
-        other => other,
-    }
-}
-
-/// Short name for table columns.
-fn short(name: &str) -> &str {
-    match name {
-        "autoencoder" => "AE",
-        "iforest_rf" => "IF→RF",
-        "kmeans" => "k-means",
-        "iforest" => "IF",
-        "combined" => "combined",
-        other => other,
-    }
+fn testid(d: DetectorId) -> String {
+    d.name().replace('_', "-")
 }
 
 /// A score for the table: scientific notation for tiny values (autoencoder errors are ~1e-7).
@@ -215,21 +192,8 @@ pub fn ResultsPanel(analysis: UseAnalysis, params: RwSignal<Params>) -> impl Int
     }
 }
 
-/// One engine's own line among the default preset's engine thresholds.
-struct EngineCut {
-    name: &'static str,
-    get: fn(&EngineThresholds) -> Option<f64>,
-    set: fn(&mut EngineThresholds, Option<f64>),
-}
-
-const ENGINE_CUTS: [EngineCut; 3] = [
-    EngineCut { name: report::IFOREST, get: |t| t.iforest, set: |t, v| t.iforest = v },
-    EngineCut { name: report::KMEANS, get: |t| t.kmeans, set: |t, v| t.kmeans = v },
-    EngineCut { name: report::AUTOENCODER, get: |t| t.autoencoder, set: |t, v| t.autoencoder = v },
-];
-
 /// A detector's summary in the current results.
-fn summary(analysis: UseAnalysis, name: &str) -> Option<DetectorSummary> {
+fn summary(analysis: UseAnalysis, name: DetectorId) -> Option<DetectorSummary> {
     analysis.results.with(|r| r.as_ref().and_then(|v| v.detectors.iter().find(|d| d.name == name).cloned()))
 }
 
@@ -244,12 +208,12 @@ fn slider_end(max: f64) -> String {
 fn Thresholds(analysis: UseAnalysis, params: RwSignal<Params>) -> impl IntoView {
     let recut =
         move || params.with_untracked(|p| analysis.recut(p.context.threshold, p.context.engine_thresholds));
-    let combined = move || summary(analysis, report::COMBINED);
+    let combined = move || summary(analysis, DetectorId::Combined);
     let status = move || {
         let (count, incidents) = analysis.results.with(|r| {
             r.as_ref().map_or((0, 0), |v| {
                 (
-                    v.detectors.iter().find(|d| d.name == report::COMBINED).map_or(0, |d| d.count),
+                    v.detectors.iter().find(|d| d.name == DetectorId::Combined).map_or(0, |d| d.count),
                     v.incidents.len(),
                 )
             })
@@ -276,21 +240,19 @@ fn Thresholds(analysis: UseAnalysis, params: RwSignal<Params>) -> impl IntoView 
             {move || analysis.rejected.get().map(|m| view! { <p class="rejected" data-testid="rejected">{m}</p> })}
             <details class="engine-cuts">
                 <summary>"Each engine's own line"</summary>
-                {ENGINE_CUTS.iter().map(|e| {
-                    let name = e.name;
-                    let (get, set) = (e.get, e.set);
+                {EngineThresholds::ENGINES.into_iter().map(|name| {
                     view! {
                         <label class="slider">
-                            <span>{label(name).to_string()}</span>
+                            <span>{name.label()}</span>
                             <input type="range" min="0" step="0.01" data-testid=format!("threshold-{}", testid(name))
                                 prop:max=move || slider_end(summary(analysis, name).map_or(6.0, |d| d.max))
                                 prop:value=move || {
-                                    let own = params.with(|p| get(&p.context.engine_thresholds));
+                                    let own = params.with(|p| p.context.engine_thresholds.get(name));
                                     format!("{:.2}", own.or_else(|| summary(analysis, name).map(|d| d.threshold)).unwrap_or(0.0))
                                 }
                                 on:input=move |ev| {
                                     if let Ok(v) = event_target_value(&ev).parse::<f64>() {
-                                        params.update(|p| set(&mut p.context.engine_thresholds, Some(v)));
+                                        params.update(|p| p.context.engine_thresholds.set(name, Some(v)));
                                         recut();
                                     }
                                 } />
@@ -336,7 +298,7 @@ fn EvaluationPanel(analysis: UseAnalysis) -> impl IntoView {
             </label>
             <span class="hint">" a NAME.labels.csv (No.,label,attack), and its NAME.stats.json attack table if you have one"</span>
             {move || analysis.results.get().and_then(|r| r.evaluation.clone()).map(|e| {
-                let combined = e.scores.get(&e.primary).cloned();
+                let combined = e.primary.and_then(|p| e.scores.get(&p)).cloned();
                 view! {
                     <div class="evaluation-body" data-testid="evaluation-body">
                         <p data-testid="evaluation-summary" data-flagged=e.flagged.to_string()
@@ -396,21 +358,22 @@ pub async fn read_labels(files: Vec<web_sys::File>) -> Result<Option<(String, Op
 
 #[component]
 fn Results(view: Arc<ResultsView>, analysis: UseAnalysis) -> impl IntoView {
-    let (filter, set_filter) = signal(String::from("all"));
+    // The model chosen above the table (`None`: all).
+    let (filter, set_filter) = signal(None::<DetectorId>);
     let (page, set_page) = signal(0usize);
     let (by_score, set_by_score) = signal(false);
     // The incident chosen in the list: the table shows its packets only.
     let (chosen, set_chosen) = signal(None::<usize>);
-    let names: Vec<String> = view.detectors.iter().map(|d| d.name.clone()).collect();
+    let names: Vec<DetectorId> = view.detectors.iter().map(|d| d.name).collect();
     let rows = {
         let view = view.clone();
         let names = names.clone();
         Memo::new(move |_| {
             let f = filter.get();
-            let col = names.iter().position(|n| *n == f);
+            let col = f.and_then(|f| names.iter().position(|n| *n == f));
             let inc = chosen.get();
             let mut rows: Vec<usize> = (0..view.flagged.len())
-                .filter(|&i| f == "all" || view.flagged[i].by.contains(&f))
+                .filter(|&i| f.is_none_or(|f| view.flagged[i].by.contains(&f)))
                 .filter(|&i| inc.is_none() || view.flagged[i].incident == inc)
                 .collect();
             if by_score.get() {
@@ -451,8 +414,8 @@ fn Results(view: Arc<ResultsView>, analysis: UseAnalysis) -> impl IntoView {
                 <tbody>
                     {view.detectors.iter().map(|d| view! {
                         <tr>
-                            <td>{label(&d.name).to_string()}</td>
-                            <td class="num" data-testid=format!("count-{}", testid(&d.name)) data-value=d.count.to_string()>{thousands(d.count as u64)}</td>
+                            <td>{d.name.label()}</td>
+                            <td class="num" data-testid=format!("count-{}", testid(d.name)) data-value=d.count.to_string()>{thousands(d.count as u64)}</td>
                             <td class="num">{format!("{:.6}", d.threshold)}</td>
                         </tr>
                     }).collect_view()}
@@ -467,7 +430,7 @@ fn Results(view: Arc<ResultsView>, analysis: UseAnalysis) -> impl IntoView {
             )}</p>
             <ul class="pairs">
                 {a.pairs.iter().map(|p| view! {
-                    <li>{format!("{} and {}: {} in common (Jaccard {:.2})", label(&p.a), label(&p.b), p.both, p.jaccard)}</li>
+                    <li>{format!("{} and {}: {} in common (Jaccard {:.2})", p.a.label(), p.b.label(), p.both, p.jaccard)}</li>
                 }).collect_view()}
             </ul>
             {
@@ -486,7 +449,7 @@ fn Results(view: Arc<ResultsView>, analysis: UseAnalysis) -> impl IntoView {
             </div>
             <div class="charts">
                 {view.detectors.iter().map(|d| {
-                    let mut c = chart::histogram_chart(&format!("{} scores", label(&d.name)), &d.histogram, "log10 score", W, H);
+                    let mut c = chart::histogram_chart(&format!("{} scores", d.name.label()), &d.histogram, "log10 score", W, H);
                     if d.threshold > 0.0 {
                         chart::mark_histogram(&mut c, &d.histogram, d.threshold.log10(), "threshold");
                     }
@@ -506,9 +469,9 @@ fn Results(view: Arc<ResultsView>, analysis: UseAnalysis) -> impl IntoView {
             })}
             <div class="table-tools">
                 <label>"Model "
-                    <select data-testid="flagged-filter" on:change=move |ev| { set_filter.set(event_target_value(&ev)); set_page.set(0); }>
+                    <select data-testid="flagged-filter" on:change=move |ev| { set_filter.set(DetectorId::from_name(&event_target_value(&ev))); set_page.set(0); }>
                         <option value="all">"all"</option>
-                        {names.iter().map(|n| view! { <option value=n.clone()>{label(n).to_string()}</option> }).collect_view()}
+                        {names.iter().map(|n| view! { <option value=n.name()>{n.label()}</option> }).collect_view()}
                     </select>
                 </label>
                 <label><input type="checkbox" on:change=move |ev| set_by_score.set(event_target_checked(&ev)) />" sort by score"</label>
@@ -521,7 +484,7 @@ fn Results(view: Arc<ResultsView>, analysis: UseAnalysis) -> impl IntoView {
                 <thead><tr>
                     <th class="num">"No."</th><th class="num">"Time"</th><th>"Source"</th><th>"Destination"</th>
                     <th>"Protocol"</th><th class="num">"Length"</th><th>"Info"</th><th>"Flagged by"</th><th class="num">"Incident"</th>
-                    {names.iter().map(|n| view! { <th class="num">{format!("{} score", short(n))}</th> }).collect_view()}
+                    {names.iter().map(|n| view! { <th class="num">{format!("{} score", n.short())}</th> }).collect_view()}
                 </tr></thead>
                 <tbody>
                     {move || {
@@ -534,7 +497,7 @@ fn Results(view: Arc<ResultsView>, analysis: UseAnalysis) -> impl IntoView {
                                     <td class="host">{p.source.clone()}</td><td class="host">{p.destination.clone()}</td>
                                     <td>{p.protocol.clone()}</td><td class="num">{p.length}</td>
                                     <td class="info">{p.info.clone()}</td>
-                                    <td>{p.by.iter().map(|b| short(b).to_string()).collect::<Vec<_>>().join(", ")}</td>
+                                    <td>{p.by.iter().map(|b| b.short()).collect::<Vec<_>>().join(", ")}</td>
                                     <td class="num">{p.incident.map_or_else(String::new, |r| format!("#{r}"))}</td>
                                     {p.scores.iter().map(|s| view! { <td class="num">{score_text(*s)}</td> }).collect_view()}
                                 </tr>
@@ -582,7 +545,7 @@ fn Incidents(
                     } else {
                         i.peers.join(", ")
                     };
-                    let by = i.detectors.iter().map(|(d, n)| format!("{} {n}", short(d))).collect::<Vec<_>>().join(", ");
+                    let by = i.detectors.iter().map(|(d, n)| format!("{} {n}", d.short())).collect::<Vec<_>>().join(", ");
                     let rank = i.rank;
                     view! {
                         <li class="incident" data-testid="incident" data-rank=i.rank.to_string() data-kind=format!("{:?}", i.kind)

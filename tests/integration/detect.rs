@@ -69,7 +69,7 @@ fn the_flagged_csv_lists_every_flagged_packet_when_the_table_is_capped() {
     // In `No.` order, and the first rows are the table's.
     for (row, p) in rows.iter().zip(&view.flagged) {
         assert_eq!(row[0], p.no.to_string());
-        assert_eq!(row[7], p.by.join(" "));
+        assert_eq!(row[7], p.by.iter().map(|d| d.name()).collect::<Vec<_>>().join(" "));
     }
     let nos: Vec<u64> = rows.iter().map(|r| r[0].parse().expect("a number")).collect();
     assert!(nos.windows(2).all(|w| w[0] < w[1]));
