@@ -286,9 +286,10 @@ pub fn scatter_chart(title: &str, s: &Scatter, height: f64) -> Chart {
                 w: 6.0,
                 h: 6.0,
                 label: format!(
-                    "row {}, {} bytes: flagged by {name}",
+                    "row {}, {} bytes: flagged by {}",
                     thousands(u64::from(i) + 1),
-                    thousands(u64::from(len))
+                    thousands(u64::from(len)),
+                    name.label()
                 ),
             });
         }
@@ -296,7 +297,7 @@ pub fn scatter_chart(title: &str, s: &Scatter, height: f64) -> Chart {
         c.text(
             legend_x + 12.0,
             PAD + 12.0,
-            format!("{name} ({})", points.len()),
+            format!("{} ({})", name.short(), points.len()),
             Align::Left,
             INK,
             FONT - 1.0,
@@ -530,7 +531,7 @@ mod tests {
             .count();
         assert_eq!(greys, 3);
         assert_eq!(c.hover.len(), 1);
-        assert!(c.hover[0].label.contains("flagged by kmeans"));
+        assert!(c.hover[0].label.contains("flagged by k-means distance"));
         assert!((c.width - (PAD + 44.0 + 50.0 + PAD)).abs() < 1e-9);
     }
 

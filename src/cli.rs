@@ -620,11 +620,11 @@ fn write_results(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
     for (name, d) in &r.detectors {
         let first: Vec<String> = d.flagged.iter().take(10).map(u64::to_string).collect();
         writeln!(out, "{name:<14}{:>9}  {:>11.6}   {}", d.count, d.threshold, first.join(" "))?;
-        if let Some(c) = d.details.get("if_count") {
+        if let Some(c) = d.details.forest.if_count {
             writeln!(
                 out,
                 "  (isolation forest alone: {c} flagged, threshold {:.6})",
-                d.details.get("if_threshold").and_then(|v| v.as_f64()).unwrap_or(f64::NAN)
+                d.details.forest.if_threshold.unwrap_or(f64::NAN)
             )?;
         }
     }

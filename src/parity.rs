@@ -238,18 +238,9 @@ fn rho(a: &BTreeMap<u64, f64>, b: &BTreeMap<u64, f64>) -> f64 {
     spearman(&x, &y)
 }
 
-fn ours(report: &Report, d: DetectorId, key: &str) -> BTreeMap<u64, f64> {
-    let det = &report.detectors[&d];
-    let values: Vec<f64> = if key == "scores" {
-        det.scores.clone()
-    } else {
-        det.details
-            .get(key)
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_f64).collect())
-            .unwrap_or_default()
-    };
-    report.row_no.iter().copied().zip(values).collect()
+/// Per-packet values of this report keyed by `No.`.
+fn by_no(report: &Report, values: &[f64]) -> BTreeMap<u64, f64> {
+    report.row_no.iter().copied().zip(values.iter().copied()).collect()
 }
 
 fn check(name: impl Into<String>, value: f64, bound: impl Into<String>, pass: bool) -> Check {
@@ -286,8 +277,10 @@ pub fn measure(report: &Report, refs: &[Reference], spread: Option<&SeedSpread>)
 
     // isolation forest and random forest: which tied (Protocol, Length) group crosses the
     // 0.45 % line moves the count with the seed, so the bound is scikit-learn's own range.
-    let if_count = report.detectors[&IforestRf].details.get("if_count").and_then(Value::as_u64).unwrap_or(0);
-    let r = rho(&ours(report, IforestRf, "if_scores"), &main.if_scores);
+    let if_count =
+        report.detectors.get(&IforestRf).and_then(|d| d.details.forest.if_count).unwrap_or(0) as u64;
+    let if_scores = report.detectors.get(&IforestRf).and_then(|d| d.details.forest.if_scores.as_deref());
+    let r = rho(&by_no(report, if_scores.unwrap_or_default()), &main.if_scores);
     match spread.and_then(|s| Some((s, s.count_range()?, s.spearman_range()?))) {
         Some((s, (lo, hi), (rlo, _))) => {
             let (below, above) = s.count_rank(if_count);
@@ -323,11 +316,11 @@ pub fn measure(report: &Report, refs: &[Reference], spread: Option<&SeedSpread>)
             out.push(check("iforest Spearman vs reference", r, "≥ 0.98", r >= 0.98));
         }
     }
-    let if_set: HashSet<u64> = report.detectors[&IforestRf]
-        .details
-        .get("if_flagged")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_u64).collect())
+    let if_set: HashSet<u64> = report
+        .detectors
+        .get(&IforestRf)
+        .and_then(|d| d.details.forest.if_flagged.as_ref())
+        .map(|f| f.iter().copied().collect())
         .unwrap_or_default();
     let j = jaccard(&if_set, &main.flagged(IforestRf));
     out.push(reported(
@@ -348,7 +341,7 @@ pub fn measure(report: &Report, refs: &[Reference], spread: Option<&SeedSpread>)
         }
     }
     let floor = pair_rho.iter().copied().fold(f64::INFINITY, f64::min);
-    let mine = ours(report, Autoencoder, "scores");
+    let mine = by_no(report, report.detectors.get(&Autoencoder).map_or(&[][..], |d| &d.scores));
     for rf in refs {
         let r = rho(&mine, rf.scores(Autoencoder));
         let name = format!("autoencoder Spearman vs {}", rf.name);

@@ -23,7 +23,9 @@ use crate::features::context::{self, COLUMNS, Group};
 use crate::features::scale::Surprise;
 use crate::features::{self, Matrix};
 use crate::incidents::{self, IncidentParams};
-use crate::report::{self, Agreement, DetectorReport, InputInfo, Report};
+use crate::report::{
+    self, Agreement, Clusters, Details, DetectorReport, ForestCounts, InputInfo, Report, Training,
+};
 use crate::stats::{self, Overview};
 
 /// A step of the analysis, in the order they run.
@@ -358,13 +360,18 @@ async fn detect_seed(
     detectors.insert(
         DetectorId::Autoencoder,
         DetectorReport::new(row_no, scores, &verdicts, to_json(&params.autoencoder))
-            .detail("feature_columns", &columns)
-            .detail("input_dim", x.cols)
-            .detail("backend", &backend.backend)
-            .detail("backend_reason", &backend.reason)
-            .detail("params_total", model.net.parameter_count())
-            .detail("loss_history", model.history.iter().map(|e| e.loss).collect::<Vec<_>>())
-            .detail("epoch_seconds", model.history.iter().map(|e| e.seconds).collect::<Vec<_>>())
+            .details(Details {
+                feature_columns: Some(columns.clone()),
+                training: Training {
+                    input_dim: Some(x.cols),
+                    backend: Some(backend.backend.clone()),
+                    backend_reason: Some(backend.reason.clone()),
+                    params_total: Some(model.net.parameter_count()),
+                    loss_history: Some(model.history.iter().map(|e| e.loss).collect()),
+                    epoch_seconds: Some(model.history.iter().map(|e| e.seconds).collect()),
+                },
+                ..Details::default()
+            })
             .timing("prep", prep)
             .timing("choose_backend", choose_s)
             .timing("fit", fit)
@@ -409,10 +416,16 @@ async fn detect_seed(
                 "iforest": params.iforest, "random_forest": params.random_forest,
             }),
         )
-        .detail("if_count", if_flagged.len())
-        .detail("if_flagged", if_flagged)
-        .detail("if_threshold", if_verdicts.threshold)
-        .detail("if_scores", if_scores)
+        .details(Details {
+            forest: ForestCounts {
+                if_count: Some(if_flagged.len()),
+                if_flagged: Some(if_flagged),
+                if_threshold: Some(if_verdicts.threshold),
+                if_scores: Some(if_scores),
+                forests: None,
+            },
+            ..Details::default()
+        })
         .timing("if", if_s)
         .timing("rf", rf_s),
     );
@@ -438,9 +451,11 @@ async fn detect_seed(
                 "kmeans": params.kmeans, "percentile": params.kmeans_percentile,
             }),
         )
-        .detail("feature_columns", ["No.", "Time", "Length"])
-        .detail("cluster_sizes", &km.cluster_sizes)
-        .detail("inertia", km.inertia)
+        .details(Details {
+            feature_columns: Some(["No.", "Time", "Length"].map(String::from).into()),
+            clusters: Clusters { cluster_sizes: Some(km.cluster_sizes.clone()), inertia: Some(km.inertia) },
+            ..Details::default()
+        })
         .timing("kmeans", km_s),
     );
     timings.insert("kmeans".into(), km_s);
@@ -648,19 +663,18 @@ async fn detect_context(
         scores,
     };
     let mut iforest = engine(DetectorId::Iforest, if_scores, to_json(&p.iforest), if_s);
-    iforest.report = iforest.report.detail("forests", groups.len());
+    iforest.report.details.forest.forests = Some(groups.len());
     let mut kmeans = engine(DetectorId::Kmeans, km_scores, to_json(&p.kmeans), km_s);
-    kmeans.report = kmeans
-        .report
-        .detail("cluster_sizes", km.as_ref().map(|m| m.cluster_sizes.clone()))
-        .detail("fit_rows", fit_on.rows);
+    kmeans.report.details.clusters.cluster_sizes = km.as_ref().map(|m| m.cluster_sizes.clone());
+    kmeans.report.details.fit_rows = Some(fit_on.rows);
     let mut ae = engine(DetectorId::Autoencoder, ae_scores, to_json(&p.autoencoder), ae_s);
-    ae.report = ae
-        .report
-        .detail("backend", &backend.backend)
-        .detail("backend_reason", &backend.reason)
-        .detail("fit_rows", train_on.rows)
-        .detail("loss_history", model.history.iter().map(|e| e.loss).collect::<Vec<_>>());
+    ae.report.details.fit_rows = Some(train_on.rows);
+    ae.report.details.training = Training {
+        backend: Some(backend.backend.clone()),
+        backend_reason: Some(backend.reason.clone()),
+        loss_history: Some(model.history.iter().map(|e| e.loss).collect()),
+        ..Training::default()
+    };
     let scored = Scored { ctx, scale, engines: [iforest, kmeans, ae], timings };
 
     go(sink.event(Event::Progress { stage: Stage::Incidents, fraction: 0.0 }))?;
@@ -775,7 +789,10 @@ impl Scored {
                     "combine": p.combine, "threshold": p.threshold,
                 }),
             )
-            .detail("feature_columns", &feature_names),
+            .details(Details {
+                feature_columns: Some(feature_names.iter().map(|n| n.to_string()).collect()),
+                ..Details::default()
+            }),
         );
         let mut timings = self.timings.clone();
         timings.insert("incidents".into(), t.elapsed().as_secs_f64());
@@ -853,7 +870,7 @@ mod tests {
         }
         assert!(sink.0.contains(&"epoch 2".to_string()));
         assert!(sink.0.contains(&"backend CPU".to_string()));
-        assert_eq!(r.detectors[&DetectorId::Autoencoder].details["backend"], "CPU");
+        assert_eq!(r.detectors[&DetectorId::Autoencoder].details.training.backend.as_deref(), Some("CPU"));
         let json = serde_json::to_value(&r).expect("json");
         assert!(json["detectors"]["iforest_rf"]["if_scores"].is_array());
         assert_eq!(json["row_no"][0], 1);

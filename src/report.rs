@@ -23,9 +23,73 @@ pub struct DetectorReport {
     pub scores: Vec<f64>,
     pub params: serde_json::Value,
     pub timings_s: BTreeMap<String, f64>,
-    /// Detector-specific fields (`loss_history`, `if_scores`, `cluster_sizes`, …).
+    /// What this detector adds (its fields sit beside the others in the JSON, where compare.py
+    /// reads them).
     #[serde(flatten)]
-    pub details: serde_json::Map<String, serde_json::Value>,
+    pub details: Details,
+}
+
+/// A detector's own figures; each is written only when the detector has it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Details {
+    /// The input columns it saw.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature_columns: Option<Vec<String>>,
+    /// Rows it was fitted on, when a sample of the capture (the default preset's engines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fit_rows: Option<usize>,
+    #[serde(flatten)]
+    pub training: Training,
+    #[serde(flatten)]
+    pub forest: ForestCounts,
+    #[serde(flatten)]
+    pub clusters: Clusters,
+}
+
+/// How the autoencoder trained.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Training {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_dim: Option<usize>,
+    /// Which backend trained it, and why there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params_total: Option<usize>,
+    /// The mean training loss of each epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_history: Option<Vec<f64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch_seconds: Option<Vec<f64>>,
+}
+
+/// The isolation forest behind the seed preset's random forest (its own flags and scores), or
+/// how many forests the default preset grew.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ForestCounts {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub if_count: Option<usize>,
+    /// `No.` of each packet the isolation forest flagged, ascending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub if_flagged: Option<Vec<u64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub if_threshold: Option<f64>,
+    /// One per packet (scikit-learn's `-score_samples`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub if_scores: Option<Vec<f64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forests: Option<usize>,
+}
+
+/// k-means's clusters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Clusters {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_sizes: Option<Vec<usize>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inertia: Option<f64>,
 }
 
 impl DetectorReport {
@@ -40,12 +104,12 @@ impl DetectorReport {
             scores,
             params,
             timings_s: BTreeMap::new(),
-            details: serde_json::Map::new(),
+            details: Details::default(),
         }
     }
 
-    pub fn detail(mut self, key: &str, value: impl Serialize) -> Self {
-        self.details.insert(key.to_string(), serde_json::to_value(value).unwrap_or(serde_json::Value::Null));
+    pub fn details(mut self, details: Details) -> Self {
+        self.details = details;
         self
     }
 
@@ -178,13 +242,22 @@ mod tests {
     fn flagged_rows_become_packet_numbers_and_details_flatten() {
         let v = Verdicts { threshold: 0.5, flagged: vec![2, 0] };
         let d = DetectorReport::new(&[10, 11, 12], vec![0.9, 0.1, 0.8], &v, serde_json::json!({"k": 2}))
-            .detail("if_count", 3)
+            .details(Details {
+                forest: ForestCounts { if_count: Some(3), ..Default::default() },
+                clusters: Clusters { cluster_sizes: Some(vec![2, 1]), ..Default::default() },
+                ..Default::default()
+            })
             .timing("fit", 0.25);
         assert_eq!(d.flagged, vec![10, 12]);
         let json = serde_json::to_value(&d).expect("json");
         assert_eq!(json["if_count"], 3);
+        assert_eq!(json["cluster_sizes"], serde_json::json!([2, 1]));
         assert_eq!(json["count"], 2);
         assert_eq!(json["timings_s"]["fit"], 0.25);
+        // Only the figures a detector has are written, and they read back into their places.
+        assert!(json.get("inertia").is_none() && json.get("loss_history").is_none());
+        let back: DetectorReport = serde_json::from_value(json).expect("reads back");
+        assert_eq!(back, d);
     }
 }
 
@@ -406,8 +479,7 @@ impl Report {
         let loss_history = self
             .detectors
             .get(&DetectorId::Autoencoder)
-            .and_then(|d| d.details.get("loss_history"))
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .and_then(|d| d.details.training.loss_history.clone())
             .unwrap_or_default();
         ResultsView {
             preset: self.preset,

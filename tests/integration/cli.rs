@@ -175,3 +175,19 @@ fn pcap_out_writes_a_pcapng_that_tshark_reads_back() {
     assert_eq!(fields(&out), want);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn parity_fails_on_a_missing_reference_file() {
+    let file = data("sample-small.csv");
+    let missing = std::env::temp_dir().join("netsieve-no-such-reference.json");
+    let out = netsieve(&[
+        "parity",
+        "--file",
+        file.to_str().expect("utf-8 path"),
+        "--reference",
+        missing.to_str().expect("utf-8 path"),
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("netsieve-no-such-reference.json"), "{stderr}");
+}
