@@ -56,6 +56,15 @@ pub fn copy_text(text: &str) {
     }
 }
 
+/// Reads a chosen or dropped file's bytes (to be transferred to the worker).
+pub async fn read_bytes(file: &web_sys::File) -> Result<js_sys::ArrayBuffer, String> {
+    use wasm_bindgen::JsCast;
+    let buf = wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await.map_err(|e| {
+        format!("cannot read {}: {}", file.name(), e.as_string().unwrap_or_else(|| format!("{e:?}")))
+    })?;
+    buf.dyn_into::<js_sys::ArrayBuffer>().map_err(|_| format!("{} did not read as bytes", file.name()))
+}
+
 /// Reads a chosen or dropped file as UTF-8 text (bytes that are not UTF-8 become U+FFFD).
 pub async fn read_text(file: &web_sys::File) -> Result<String, String> {
     let text = wasm_bindgen_futures::JsFuture::from(file.text())

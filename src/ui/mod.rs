@@ -9,8 +9,6 @@ pub mod use_analysis;
 use std::sync::Arc;
 
 use leptos::prelude::*;
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 use web_sys::File;
 
 use crate::chart::{self, Chart};
@@ -79,17 +77,12 @@ impl Ctx {
                 self.analysis.run(SAMPLE_NAME.to_string(), buf, params, backend);
             }
             Source::File(file) => {
-                let name = file.name();
                 let analysis = self.analysis;
                 wasm_bindgen_futures::spawn_local(async move {
-                    match JsFuture::from(file.array_buffer()).await {
-                        Ok(buf) => match buf.dyn_into::<js_sys::ArrayBuffer>() {
-                            Ok(buf) => analysis.run(name, buf, params, backend),
-                            Err(_) => {
-                                web_sys::console::error_1(&"file did not read as an ArrayBuffer".into())
-                            }
-                        },
-                        Err(e) => web_sys::console::error_2(&"cannot read the file".into(), &e),
+                    match crate::browser::read_bytes(&file).await {
+                        Ok(buf) => analysis.run(file.name(), buf, params, backend),
+                        // The browser could not read it (moved, unreadable): the page says so.
+                        Err(message) => analysis.refuse(file.name(), message),
                     }
                 });
             }

@@ -343,6 +343,14 @@ impl UseAnalysis {
         self.set.error.set(Some("analysis cancelled".into()));
     }
 
+    /// A file that could not even be read: shown as this run's failure, nothing is sent.
+    pub fn refuse(&self, file_name: String, message: String) {
+        self.set.file_name.set(Some(file_name));
+        self.set.results.set(None);
+        self.set.overview.set(None);
+        self.fail(message);
+    }
+
     fn fail(&self, message: String) {
         self.set.error.set(Some(message));
         self.set.phase.set(Phase::Failed);
