@@ -15,7 +15,7 @@ use burn::prelude::{Config, Device, Tensor, TensorData};
 use burn::tensor::activation::{relu, sigmoid};
 use web_time::Instant;
 
-use super::{Autoencoder, AutoencoderValidParams, Dense, EpochReport, Net, epoch_order};
+use super::{Autoencoder, AutoencoderValidParams, DROPOUT_AFTER, Dense, EpochReport, Net, epoch_order};
 use crate::detect::DetectError;
 use crate::detect::rng::rng;
 use crate::features::Matrix;
@@ -31,12 +31,8 @@ pub struct AutoencoderConfig {
 /// The seed autoencoder as a burn module.
 #[derive(Module, Debug)]
 pub struct BurnAutoencoder {
-    l0: Linear,
-    l1: Linear,
-    l2: Linear,
-    l3: Linear,
-    l4: Linear,
-    l5: Linear,
+    /// The layers of [`Net`] (sizes from `HIDDEN`), in order.
+    layers: Vec<Linear>,
     dropout: Dropout,
 }
 
@@ -73,14 +69,8 @@ impl AutoencoderConfig {
 impl BurnAutoencoder {
     /// The module holding `net`'s weights.
     pub fn from_net(net: &Net, dropout: f64, device: &Device) -> Self {
-        let l = |i: usize| linear(&net.layers[i], device);
         BurnAutoencoder {
-            l0: l(0),
-            l1: l(1),
-            l2: l(2),
-            l3: l(3),
-            l4: l(4),
-            l5: l(5),
+            layers: net.layers.iter().map(|l| linear(l, device)).collect(),
             dropout: DropoutConfig::new(dropout).init(),
         }
     }
@@ -91,18 +81,27 @@ impl BurnAutoencoder {
     /// - input: `[batch, d]`
     /// - output: `[batch, d]`
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        let x = self.dropout.forward(relu(self.l0.forward(x)));
-        let x = relu(self.l1.forward(x));
-        let x = relu(self.l2.forward(x));
-        let x = self.dropout.forward(relu(self.l3.forward(x)));
-        let x = relu(self.l4.forward(x));
-        sigmoid(self.l5.forward(x))
+        // ReLU layers, dropout after those of `DROPOUT_AFTER` (the CPU trainer's one
+        // definition), a sigmoid output.
+        let last = self.layers.len() - 1;
+        let mut x = x;
+        for (l, layer) in self.layers.iter().enumerate() {
+            x = layer.forward(x);
+            x = if l == last {
+                sigmoid(x)
+            } else if DROPOUT_AFTER.contains(&l) {
+                self.dropout.forward(relu(x))
+            } else {
+                relu(x)
+            };
+        }
+        x
     }
 
     /// The weights as a [`Net`].
     pub async fn to_net(&self) -> Result<Net, DetectError> {
-        let mut layers = Vec::with_capacity(6);
-        for l in [&self.l0, &self.l1, &self.l2, &self.l3, &self.l4, &self.l5] {
+        let mut layers = Vec::with_capacity(self.layers.len());
+        for l in &self.layers {
             layers.push(dense(l).await?);
         }
         Ok(Net { layers })
