@@ -93,8 +93,13 @@ fn the_seed_preset_flags_the_same_packets_on_the_pcapng_as_on_its_export() {
 /// The fixtures `tests/fixtures/pcap/make.sh` made with dumpcap, text2pcap, editcap and
 /// mergecap, read by Netsieve and by tshark: the same packets, times, addresses, protocols and
 /// lengths, and Info where Wireshark's is not the product of a reassembly or a later packet.
+/// A capture of `tests/fixtures/pcap/`.
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pcap").join(name)
+}
+
 fn against_tshark(name: &str) -> (usize, usize) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pcap").join(name);
+    let path = fixture(name);
     let got = parse(&read(&path)).unwrap_or_else(|e| panic!("{name}: {e}"));
     assert!(got.warnings.is_empty(), "{name}: {:?}", got.warnings);
     let o = std::process::Command::new("tshark")
@@ -151,10 +156,7 @@ fn captures_made_by_wiresharks_tools_read_as_tshark_reads_them() {
         assert_eq!(n, packets, "{name}");
         assert_eq!(info, n, "{name}: Info equal for {info} of {n}");
     }
-    let merged = parse(&read(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pcap/merged.pcapng"),
-    ))
-    .expect("reads");
+    let merged = parse(&read(&fixture("merged.pcapng"))).expect("reads");
     assert_eq!(merged.container.as_ref().map(|c| c.interfaces), Some(2));
 }
 
