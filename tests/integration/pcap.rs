@@ -167,10 +167,9 @@ fn captures_made_by_wiresharks_tools_read_as_tshark_reads_them() {
 /// the input (no record is smaller), and Info stays bounded. 80,000 inputs, about 2 s.
 #[test]
 fn mutated_tool_made_captures_read_or_fail_cleanly() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pcap");
     let files: Vec<Vec<u8>> = ["any.pcapng", "layers.pcap", "layers.nsec.pcap", "merged.pcapng"]
         .iter()
-        .map(|n| read(&dir.join(n)))
+        .map(|n| read(&fixture(n)))
         .collect();
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
     let mut next = move |n: usize| {
