@@ -1,7 +1,16 @@
 //! Number formatting shared by the report, the explanations, the CLI and the charts: compact
-//! axis numbers, thousands separators, byte sizes.
+//! axis numbers, thousands separators, byte sizes; and which characters of capture text are
+//! hidden ones that every output escapes.
 
 /// Compact number for axes and labels: `950`, `1.2k`, `3.4M`, `0.25`.
+/// Characters that change how text reads without showing themselves: control characters (C0,
+/// DEL, C1), zero-width characters, line and paragraph separators, bidi embeddings, overrides and
+/// isolates, invisible operators and the byte-order mark. Capture text holding them is escaped
+/// wherever it leaves Netsieve (display filters, the Markdown report).
+pub fn is_hidden(c: char) -> bool {
+    c.is_control() || matches!(c as u32, 0x200b..=0x200f | 0x2028..=0x202e | 0x2060..=0x2069 | 0xfeff)
+}
+
 pub fn compact(v: f64) -> String {
     let a = v.abs();
     let (scaled, suffix) = if a >= 1e9 {

@@ -25,9 +25,7 @@ pub fn text(s: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            c if c.is_control()
-                || matches!(c as u32, 0x200b..=0x200f | 0x202a..=0x202e | 0x2066..=0x2069 | 0xfeff) =>
-            {
+            c if crate::format::is_hidden(c) => {
                 let _ = write!(out, "U+{:04X}", c as u32);
             }
             c => out.push(c),
@@ -46,7 +44,7 @@ fn fenced(lang: &str, body: &str) -> String {
     }
     let fence = "`".repeat((longest + 1).max(3));
     let body: String =
-        body.chars().map(|c| if c.is_control() && c != '\n' { '\u{fffd}' } else { c }).collect();
+        body.chars().map(|c| if crate::format::is_hidden(c) && c != '\n' { '\u{fffd}' } else { c }).collect();
     format!("{fence}{lang}\n{body}\n{fence}\n")
 }
 

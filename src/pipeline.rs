@@ -44,6 +44,20 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// The stage's name in the page's markup (`data-stage`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Parse => "parse",
+            Stage::Overview => "overview",
+            Stage::Features => "features",
+            Stage::Autoencoder => "autoencoder",
+            Stage::IsolationForest => "isolation_forest",
+            Stage::RandomForest => "random_forest",
+            Stage::KMeans => "kmeans",
+            Stage::Incidents => "incidents",
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Stage::Parse => "Reading the capture",

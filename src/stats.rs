@@ -363,3 +363,34 @@ mod tests {
         assert!(e.contains(&1514.0));
     }
 }
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::percentile_sorted;
+
+    proptest! {
+        /// numpy's linear percentile: between the two order statistics around its rank, so at
+        /// least ⌊q/100·(n−1)⌋+1 values lie at or below it; the ends are the minimum and maximum;
+        /// it never falls as q grows.
+        #[test]
+        fn percentile_sits_between_its_order_statistics(
+            mut v in prop::collection::vec(-1e12f64..1e12, 1..200),
+            q in 0.0f64..=100.0,
+            dq in 0.0f64..=100.0,
+        ) {
+            v.sort_by(f64::total_cmp);
+            let n = v.len();
+            let p = percentile_sorted(&v, q).expect("non-empty");
+            let rank = q / 100.0 * (n - 1) as f64;
+            let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
+            prop_assert!(v[lo] <= p && p <= v[hi], "{} not in [{}, {}]", p, v[lo], v[hi]);
+            prop_assert!(v.iter().filter(|&&x| x <= p).count() > lo);
+            prop_assert_eq!(percentile_sorted(&v, 0.0), Some(v[0]));
+            prop_assert_eq!(percentile_sorted(&v, 100.0), Some(v[n - 1]));
+            let later = percentile_sorted(&v, (q + dq).min(100.0)).expect("non-empty");
+            prop_assert!(later >= p, "q {} gives {}, q {} gives {}", q, p, q + dq, later);
+        }
+    }
+}

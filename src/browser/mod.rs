@@ -56,6 +56,50 @@ pub fn copy_text(text: &str) {
     }
 }
 
+/// The most worker memory an analysis may need: the worker is 32-bit WebAssembly, whose memory
+/// cannot grow past 4 GiB; a little is kept back for the code and the stack.
+pub const WORKER_MEMORY_BUDGET: f64 = 3.75 * 1024.0 * 1024.0 * 1024.0;
+
+/// Worker memory per byte of capture at the end of an analysis, the largest measured on the
+/// public captures with either preset (README, "Memory").
+pub const WORKER_BYTES_PER_FILE_BYTE: f64 = 6.0;
+
+/// The largest file the page analyses: past it the worker would run out of memory half-way,
+/// after minutes. Such a file is refused before it is read (nothing is lost on screen), with the
+/// command line as the way on.
+pub fn too_big(size: f64) -> Option<String> {
+    let limit = WORKER_MEMORY_BUDGET / WORKER_BYTES_PER_FILE_BYTE;
+    (size > limit).then(|| {
+        format!(
+            "this file is {} and the page can analyse up to {} (an analysis needs about {}× the \
+             file in the browser's memory, and a page's worker cannot use more than 4 GiB): \
+             analyse it with the command line, `netsieve analyze FILE`, or cut it first \
+             (editcap -c, or a smaller export from Wireshark)",
+            crate::format::bytes(size),
+            crate::format::bytes(limit),
+            WORKER_BYTES_PER_FILE_BYTE
+        )
+    })
+}
+
+/// Registers the service worker (`sw.js`, from `tools/service-worker.js`) that caches the page
+/// and both analysis workers, so that once loaded the page works with the network off. Where
+/// the browser offers none (a `file:` page, an insecure origin) the page still works online.
+pub fn register_service_worker() {
+    let Some(window) = web_sys::window() else { return };
+    let navigator = window.navigator();
+    if !js_sys::Reflect::has(&navigator, &"serviceWorker".into()).unwrap_or(false) {
+        return;
+    }
+    let registering = navigator.service_worker().register("./sw.js");
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Err(e) = wasm_bindgen_futures::JsFuture::from(registering).await {
+            let message = format!("offline use is unavailable: the service worker did not register: {e:?}");
+            web_sys::console::warn_1(&message.into());
+        }
+    });
+}
+
 /// Reads a chosen or dropped file's bytes (to be transferred to the worker).
 pub async fn read_bytes(file: &web_sys::File) -> Result<js_sys::ArrayBuffer, String> {
     use wasm_bindgen::JsCast;

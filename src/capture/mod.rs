@@ -383,7 +383,11 @@ fn decode<'a>(bytes: &'a [u8], capture: &mut Capture) -> (std::borrow::Cow<'a, s
 /// need, and returns it with the header's fields.
 fn sniff_header(header_line: &str) -> Result<(u8, Vec<String>), ParseError> {
     let mut best: Option<(usize, u8, Vec<String>)> = None;
-    for delimiter in [b',', b';', b'\t'] {
+    // Only the separators the line holds (a CSV reader is costly to build); comma if none.
+    let present: Vec<u8> =
+        [b',', b';', b'\t'].into_iter().filter(|d| header_line.as_bytes().contains(d)).collect();
+    let candidates = if present.is_empty() { vec![b','] } else { present };
+    for delimiter in candidates {
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .has_headers(false)

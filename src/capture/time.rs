@@ -120,3 +120,65 @@ mod tests {
         assert!(p.parse("NaN").is_err());
     }
 }
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod properties {
+    use chrono::{DateTime, Duration};
+    use proptest::prelude::*;
+
+    use super::TimeParser;
+
+    proptest! {
+        /// Relative seconds as Wireshark writes them (microseconds) read back to within half a
+        /// microsecond.
+        #[test]
+        fn relative_seconds_read_back(s in 0.0f64..1e9) {
+            let mut p = TimeParser::default();
+            let text = format!("{s:.6}");
+            let t = p.parse(&text).expect("seconds parse");
+            prop_assert!((t - s).abs() <= 5e-7 + s * 1e-15, "{} read as {}", text, t);
+        }
+
+        /// Date-times become seconds since the first row, to the microsecond, whatever the
+        /// order of the rows.
+        #[test]
+        fn date_times_become_offsets_from_the_first_row(
+            origin in 0i64..4_000_000_000,
+            offsets in prop::collection::vec(-1_000_000_000_000i64..1_000_000_000_000, 1..20),
+        ) {
+            let t0 = DateTime::from_timestamp(origin, 0).expect("in range").naive_utc();
+            let mut p = TimeParser::default();
+            prop_assert_eq!(p.parse(&t0.format("%Y-%m-%d %H:%M:%S%.6f").to_string()), Ok(0.0));
+            for us in offsets {
+                let t = t0 + Duration::microseconds(us);
+                let got = p.parse(&t.format("%Y-%m-%d %H:%M:%S%.6f").to_string()).expect("same form");
+                prop_assert!((got - us as f64 * 1e-6).abs() < 1e-6, "{} µs read as {} s", us, got);
+            }
+        }
+
+        /// A time-of-day column that passes midnight keeps counting up (captures shorter than
+        /// half a day).
+        #[test]
+        fn time_of_day_counts_through_midnight(start_ms in 0u32..86_400_000, delta_ms in 0u32..43_200_000) {
+            let text = |ms: u32| {
+                let ms = ms % 86_400_000;
+                format!("{:02}:{:02}:{:02}.{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
+            };
+            let mut p = TimeParser::default();
+            prop_assert_eq!(p.parse(&text(start_ms)), Ok(0.0));
+            let got = p.parse(&text(start_ms + delta_ms)).expect("same form");
+            prop_assert!((got - f64::from(delta_ms) / 1000.0).abs() < 1e-6, "{} ms read as {} s", delta_ms, got);
+        }
+
+        /// Any text either fails with a reason or gives a finite time.
+        #[test]
+        fn any_text_is_a_finite_time_or_an_error(first in "\\PC{0,30}", second in "\\PC{0,30}") {
+            let mut p = TimeParser::default();
+            for text in [first, second] {
+                if let Ok(t) = p.parse(&text) {
+                    prop_assert!(t.is_finite(), "{:?} read as {}", text, t);
+                }
+            }
+        }
+    }
+}

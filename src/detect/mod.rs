@@ -222,3 +222,42 @@ mod tests {
         assert!(Threshold::Percentile(50.0).value(&[]).is_nan());
     }
 }
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::Threshold;
+
+    proptest! {
+        /// Every threshold flags exactly the scores above its value (at or above for `AtLeast`),
+        /// in ascending row order; a percentile or contamination line never flags more rows
+        /// than lie above its rank.
+        #[test]
+        fn thresholds_flag_exactly_the_scores_above_them(
+            // Few distinct values, so ties at the line are common.
+            scores in prop::collection::vec((-20i32..20).prop_map(|v| f64::from(v) / 4.0), 1..300),
+            q in 0.0f64..=100.0,
+        ) {
+            let n = scores.len();
+            for t in [Threshold::Percentile(q), Threshold::Contamination(q / 100.0), Threshold::Fixed(q / 10.0), Threshold::AtLeast(q / 10.0)] {
+                let v = t.apply(&scores);
+                prop_assert!(v.flagged.windows(2).all(|w| w[0] < w[1]), "{:?}: rows not ascending", t);
+                let inclusive = matches!(t, Threshold::AtLeast(_));
+                for (i, &s) in scores.iter().enumerate() {
+                    let above = s > v.threshold || (inclusive && s == v.threshold);
+                    prop_assert_eq!(v.flagged.binary_search(&i).is_ok(), above, "{:?} row {} score {} line {}", t, i, s, v.threshold);
+                }
+                let pct = match t {
+                    Threshold::Percentile(q) => Some(q),
+                    Threshold::Contamination(c) => Some(100.0 * (1.0 - c)),
+                    _ => None,
+                };
+                if let Some(pct) = pct {
+                    let rank = (pct / 100.0 * (n - 1) as f64).floor() as usize;
+                    prop_assert!(v.flagged.len() < n - rank, "{:?}: {} of {} flagged", t, v.flagged.len(), n);
+                }
+            }
+        }
+    }
+}

@@ -119,9 +119,9 @@ fn quote(s: &str, out: &mut String) {
             c if (c as u32) < 0x20 || c == '\u{7f}' => {
                 let _ = write!(out, "\\x{:02x}", c as u32);
             }
-            // Bidi and zero-width controls would make the filter read differently from what
-            // it is; Wireshark takes \u escapes in strings.
-            c if matches!(c as u32, 0x200b..=0x200f | 0x202a..=0x202e | 0x2066..=0x2069 | 0xfeff) => {
+            // C1 controls, bidi and zero-width characters would make the filter read differently
+            // from what it is; Wireshark takes \u escapes in strings.
+            c if crate::format::is_hidden(c) => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }
             c => out.push(c),
@@ -219,5 +219,68 @@ mod tests {
             "(ip.addr == 10.0.0.1 || ipv6.addr == 2001:db8::1) && (frame.time_relative >= 1.499999 && \
              frame.time_relative <= 2.250001) && arp"
         );
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod properties {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Reads back one quoted Wireshark string (the inverse of `quote`), `None` if it is not one.
+    fn unquote(s: &str) -> Option<String> {
+        let inner = s.strip_prefix('"')?.strip_suffix('"')?;
+        let mut out = String::new();
+        let mut chars = inner.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' => return None, // an unescaped quote would end the string early
+                '\\' => match chars.next()? {
+                    '"' => out.push('"'),
+                    '\\' => out.push('\\'),
+                    'x' => out.push(char::from_u32(
+                        u32::from_str_radix(&chars.by_ref().take(2).collect::<String>(), 16).ok()?,
+                    )?),
+                    'u' => out.push(char::from_u32(
+                        u32::from_str_radix(&chars.by_ref().take(4).collect::<String>(), 16).ok()?,
+                    )?),
+                    _ => return None,
+                },
+                c => out.push(c),
+            }
+        }
+        Some(out)
+    }
+
+    proptest! {
+        /// Any name that is not an address becomes one quoted string that reads back as the
+        /// name, with no raw control, bidi or zero-width character in the filter.
+        #[test]
+        fn any_name_is_one_quoted_string(name in "\\PC*|[\"\\\\\u{0}-\u{1f}\u{7f}-\u{9f}\u{200b}-\u{200f}\u{2028}-\u{202e}\u{2060}-\u{2069}\u{feff} a|=()]{0,40}") {
+            let Some(f) = host(&name) else {
+                prop_assert!(name.is_empty());
+                return Ok(());
+            };
+            let r = f.render();
+            prop_assert!(!r.chars().any(crate::format::is_hidden), "{:?}", r);
+            if let Some(quoted) = r.strip_prefix("eth.addr_resolved == ") {
+                prop_assert_eq!(unquote(quoted), Some(name));
+            }
+        }
+
+        /// Addresses are written bare, in the form that parses back to the same address.
+        #[test]
+        fn addresses_are_bare_and_parse_back(v4 in any::<u32>(), v6 in any::<u128>()) {
+            let a = Ipv4Addr::from(v4);
+            prop_assert_eq!(host(&a.to_string()), Some(Filter::Eq(Field::IpAddr, Value::Bare(a.to_string()))));
+            let b = Ipv6Addr::from(v6);
+            let Some(Filter::Eq(Field::Ipv6Addr, Value::Bare(text))) = host(&b.to_string()) else {
+                return Err(TestCaseError::fail(format!("{b} is not an ipv6.addr filter")));
+            };
+            prop_assert_eq!(text.parse::<Ipv6Addr>().ok(), Some(b));
+        }
     }
 }

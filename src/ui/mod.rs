@@ -41,6 +41,8 @@ struct Ctx {
     /// Where the autoencoder trains (automatic, CPU or WebGPU).
     backend: RwSignal<Preference>,
     source: StoredValue<Option<Source>, LocalStorage>,
+    /// Why the last file chosen was not even read (too big for the page).
+    refused: RwSignal<Option<String>>,
 }
 
 impl Ctx {
@@ -68,6 +70,15 @@ impl Ctx {
 
     /// Reads the source into an `ArrayBuffer` and starts the analysis with the current parameters.
     fn analyse(self, source: Source) {
+        // Too big for the page: said beside the drop zone, before reading it; what is on screen
+        // (and "Run" on the last file) stays.
+        if let Source::File(file) = &source
+            && let Some(message) = crate::browser::too_big(file.size())
+        {
+            self.refused.set(Some(format!("{}: {message}", file.name())));
+            return;
+        }
+        self.refused.set(None);
         self.source.set_value(Some(source.clone()));
         let params = self.params.get_untracked();
         let backend = self.backend.get_untracked();
@@ -104,6 +115,7 @@ pub fn App() -> impl IntoView {
         params: RwSignal::new(Params::context(42)),
         backend: RwSignal::new(Preference::Auto),
         source: StoredValue::new_local(None),
+        refused: RwSignal::new(None),
     };
     let analysis = ctx.analysis;
     view! {
@@ -160,6 +172,7 @@ fn DropZone(ctx: Ctx) -> impl IntoView {
                 "Try the sample"
             </button>
             <p class="hint">"Drop its NAME.labels.csv (and NAME.stats.json) with it to see how well the analysis did. Nothing leaves this machine."</p>
+            {move || ctx.refused.get().map(|m| view! { <p class="error" role="alert" data-testid="refused">{m}</p> })}
         </section>
     }
 }
@@ -181,6 +194,7 @@ fn Status(analysis: UseAnalysis) -> impl IntoView {
     };
     view! {
         <section class="status" data-testid="analysis" data-phase=move || analysis.phase.get().as_str() data-run=move || analysis.runs.get()
+            data-stage=move || analysis.progress.get().map(|(s, _)| s.name())
             data-seconds=move || analysis.seconds.get().map(|s| s.to_string())
             data-memory=move || analysis.memory.get().map(|m| m.to_string()) aria-live="polite">
             <span class="spinner" class:on=move || analysis.phase.get() == Phase::Running></span>

@@ -206,6 +206,10 @@ impl UseAnalysis {
     /// transferred to the worker). Unless `backend` is the CPU, a browser with a WebGPU adapter
     /// gets the worker build with WebGPU in it.
     pub fn run(&self, file_name: String, bytes: ArrayBuffer, params: Params, backend: Preference) {
+        if self.phase.get_untracked() == Phase::Running {
+            // A new file while one is analysed: the old analysis stops (its worker is ended).
+            self.respawn(self.inner.with_value(|i| i.kind));
+        }
         let job = self.inner.with_value(|i| i.job) + 1;
         self.inner.update_value(|i| i.job = job);
         self.set.file_name.set(Some(file_name.clone()));

@@ -5,6 +5,7 @@ mod cli;
 mod detect;
 mod filters;
 mod formats;
+mod fuzz;
 mod overview;
 mod pcap;
 

@@ -1256,11 +1256,24 @@ fn rcode_text(r: simple_dns::RCODE) -> Option<&'static str> {
     }
 }
 
+/// Whether the header's record counts can fit the message: a question takes at least 5 bytes
+/// (root name, type, class), a resource record 11. simple-dns reserves room for every counted
+/// record before reading one, so a 12-byte header claiming 4 × 65,535 records would make it
+/// allocate 37 MB; such a message is malformed and read as far as it goes instead.
+fn dns_counts_fit(msg: &[u8]) -> bool {
+    let count = |at| be16(msg, at).map_or(0, usize::from);
+    let need = 12 + 5 * count(4) + 11 * (count(6) + count(8) + count(10));
+    need <= msg.len()
+}
+
 /// A DNS message as Wireshark's Info shows it: "Standard query 0x1a2b A name" or "Standard query
 /// response 0x1a2b [error] A name A 192.0.2.1 …".
 fn dns(msg: &[u8], mdns: bool) -> String {
     use simple_dns::rdata::RData;
     use simple_dns::{Packet, PacketFlag, QTYPE};
+    if !dns_counts_fit(msg) {
+        return dns_cut(msg);
+    }
     let Ok(p) = Packet::parse(msg) else { return dns_cut(msg) };
     let response = p.has_flags(PacketFlag::RESPONSE);
     let op = match (msg.get(2).map(|b| (b >> 3) & 0xf), response) {
@@ -1320,4 +1333,22 @@ fn dns(msg: &[u8], mdns: bool) -> String {
         s.push_str(" OPT");
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dns_headers_whose_counts_cannot_fit_are_not_handed_to_the_parser() {
+        // A 12-byte header claiming 65,535 records of each kind (simple-dns would reserve 37 MB).
+        let hostile = [0x12, 0x34, 0x01, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+        assert!(!dns_counts_fit(&hostile));
+        assert_eq!(dns(&hostile, false), "Standard query 0x1234");
+        // One question for "a." (A, IN) fits exactly.
+        let query = [0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 1, b'a', 0, 0, 1, 0, 1];
+        assert!(dns_counts_fit(&query));
+        assert_eq!(dns(&query, false), "Standard query 0x1234 A a");
+        assert!(!dns_counts_fit(&query[..18]));
+    }
 }
