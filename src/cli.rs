@@ -225,9 +225,65 @@ pub fn main() -> ExitCode {
     match run(Args::parse()) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("netsieve: error: {e:#}");
+            eprintln!("netsieve: error: {}", terminal_safe(&format!("{e:#}")));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Capture text for a terminal: hidden characters ([`crate::format::is_hidden`]: ANSI escapes,
+/// bidi overrides, zero-width characters) written as `\uXXXX`, so a capture can neither drive
+/// the terminal nor reorder what it shows. Newlines and tabs pass.
+pub fn terminal_safe(s: &str) -> std::borrow::Cow<'_, str> {
+    let hidden = |c: char| crate::format::is_hidden(c) && c != '\n' && c != '\t';
+    if !s.chars().any(hidden) {
+        return s.into();
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        if hidden(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
+}
+
+/// Standard output through [`terminal_safe`]. JSON written through it stays the same JSON: a
+/// `\uXXXX` escape inside a string is the character it replaces.
+struct Terminal<W: Write> {
+    inner: W,
+    /// An incomplete UTF-8 sequence at the end of the last write.
+    pending: Vec<u8>,
+}
+
+impl<W: Write> Terminal<W> {
+    fn new(inner: W) -> Self {
+        Terminal { inner, pending: Vec::new() }
+    }
+}
+
+impl<W: Write> Write for Terminal<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        let complete = match std::str::from_utf8(&self.pending) {
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            _ => self.pending.len(),
+        };
+        let text = String::from_utf8_lossy(&self.pending[..complete]).into_owned();
+        self.inner.write_all(terminal_safe(&text).as_bytes())?;
+        self.pending.drain(..complete);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.pending.is_empty() {
+            let rest = String::from_utf8_lossy(&self.pending).into_owned();
+            self.pending.clear();
+            self.inner.write_all(rest.as_bytes())?;
+        }
+        self.inner.flush()
     }
 }
 
@@ -247,7 +303,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             let analysis = pipeline::run(&bytes, &name, &Params::overview_only(), &mut NoProgress)
                 .with_context(|| name.clone())?;
             print_warnings(&file, &analysis.capture);
-            let mut out = std::io::stdout().lock();
+            let mut out = Terminal::new(std::io::stdout().lock());
             if json {
                 serde_json::to_writer_pretty(&mut out, &analysis.overview)?;
                 writeln!(out)?;
@@ -257,7 +313,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Command::Analyze { file, json, labels, markdown, pcap_out, incident, detect } => {
             let (report, capture) = analyze(&file, &detect.params(), &detect.compute())?;
-            let mut out = std::io::stdout().lock();
+            let mut out = Terminal::new(std::io::stdout().lock());
             write_results(&mut out, &report)?;
             if let Some(labels) = labels {
                 let e = evaluation(&labels, None, &report, &capture)?;
@@ -283,7 +339,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Evaluate { file, labels, stats, json, report: report_out, detect } => {
             let (report, capture) = analyze(&file, &detect.params(), &detect.compute())?;
             let e = evaluation(&labels, stats.as_deref(), &report, &capture)?;
-            let mut out = std::io::stdout().lock();
+            let mut out = Terminal::new(std::io::stdout().lock());
             write_incidents(&mut out, &report)?;
             write_evaluation(&mut out, &e)?;
             write_combinations(&mut out, &report, &labels)?;
@@ -308,7 +364,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             if let Some(path) = json {
                 write_json(&path, &report)?;
             }
-            let mut out = std::io::stdout().lock();
+            let mut out = Terminal::new(std::io::stdout().lock());
             write_results(&mut out, &report)?;
             return parity_checks(&mut out, &file, &report, &refs);
         }
@@ -596,7 +652,7 @@ fn write_evaluation(out: &mut impl Write, e: &Evaluation) -> std::io::Result<()>
 
 fn print_warnings(file: &Path, capture: &Capture) {
     for w in &capture.warnings {
-        eprintln!("{}: warning: {}", file.display(), w.message);
+        eprintln!("{}: warning: {}", file.display(), terminal_safe(&w.message));
     }
     let more = capture.warnings_total - capture.warnings.len();
     if more > 0 {
@@ -781,4 +837,29 @@ pub fn write_overview(out: &mut impl Write, o: &Overview) -> std::io::Result<()>
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod terminal_tests {
+    use std::io::Write;
+
+    use super::Terminal;
+
+    #[test]
+    fn terminal_output_escapes_what_would_drive_or_reorder_the_terminal() {
+        let text = "a\x1b[31mred\u{202e}gnp.exe\u{200b}\n\tok é";
+        let bytes = text.as_bytes();
+        let mut out = Terminal::new(Vec::new());
+        // Two writes that split the 'é' in the middle.
+        out.write_all(&bytes[..bytes.len() - 1]).expect("writes");
+        out.write_all(&bytes[bytes.len() - 1..]).expect("writes");
+        assert_eq!(
+            String::from_utf8(out.inner).expect("utf-8"),
+            "a\\u001b[31mred\\u202egnp.exe\\u200b\n\tok é"
+        );
+        // JSON written through it reads back as the same value.
+        let mut json = Terminal::new(Vec::new());
+        serde_json::to_writer(&mut json, &"x\u{202e}\u{1b}y").expect("writes");
+        assert_eq!(serde_json::from_slice::<String>(&json.inner).expect("JSON"), "x\u{202e}\u{1b}y");
+    }
 }

@@ -28,7 +28,7 @@ pub fn compact(v: f64) -> String {
         format!("{scaled:.1}")
     } else {
         // Small values keep two significant digits: 0.25, 0.002, 0.00086.
-        let decimals = (1.0 - scaled.abs().log10().floor()).clamp(2.0, 12.0) as usize;
+        let decimals = (1.0 - libm::log10(scaled.abs()).floor()).clamp(2.0, 12.0) as usize;
         format!("{scaled:.decimals$}")
     };
     format!("{s}{suffix}")

@@ -375,7 +375,7 @@ pub const SCATTER_H: u32 = 260;
 /// Histogram of log10(score) over `bins` equal bins (scores ≤ 0 fall in the first bin).
 pub fn log_score_histogram(scores: &[f64], bins: usize) -> crate::stats::Histogram {
     let logs: Vec<f64> =
-        scores.iter().map(|&s| if s > 0.0 { s.log10() } else { f64::NEG_INFINITY }).collect();
+        scores.iter().map(|&s| if s > 0.0 { libm::log10(s) } else { f64::NEG_INFINITY }).collect();
     let finite = || logs.iter().copied().filter(|v| v.is_finite());
     let lo = finite().fold(f64::INFINITY, f64::min);
     let hi = finite().fold(f64::NEG_INFINITY, f64::max);

@@ -101,8 +101,8 @@ pub fn nice_step(raw: f64) -> f64 {
     if !(raw.is_finite() && raw > 0.0) {
         return 1.0;
     }
-    let exp = raw.log10().floor();
-    let base = 10f64.powf(exp);
+    let exp = libm::log10(raw).floor();
+    let base = libm::pow(10.0, exp);
     for m in [1.0, 2.0, 5.0, 10.0] {
         if m * base >= raw * (1.0 - 1e-12) {
             return m * base;

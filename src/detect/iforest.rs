@@ -23,7 +23,7 @@ pub fn average_path_length(n: usize) -> f64 {
         2 => 1.0,
         _ => {
             let n = n as f64;
-            2.0 * ((n - 1.0).ln() + EULER_GAMMA) - 2.0 * (n - 1.0) / n
+            2.0 * (libm::log(n - 1.0) + EULER_GAMMA) - 2.0 * (n - 1.0) / n
         }
     }
 }
@@ -118,7 +118,7 @@ impl IsolationForestValidParams {
             return Err(DetectError::NoPackets);
         }
         let max_samples = p.max_samples.unwrap_or(256).min(data.rows);
-        let max_depth = (max_samples.max(2) as f64).log2().ceil() as usize;
+        let max_depth = libm::log2(max_samples.max(2) as f64).ceil() as usize;
         let trees = (0..p.n_trees)
             .map(|t| {
                 let mut r = rng(p.seed, t as u64 + 1);
@@ -211,7 +211,7 @@ impl IsolationForest {
                 let row = distinct.row(i);
                 let mean =
                     self.trees.iter().map(|t| t.path_length(row)).sum::<f64>() / self.trees.len() as f64;
-                if norm > 0.0 { 2f64.powf(-mean / norm) } else { 1.0 }
+                if norm > 0.0 { libm::pow(2.0, -mean / norm) } else { 1.0 }
             })
             .collect();
         of_row.iter().map(|&d| per[d as usize]).collect()

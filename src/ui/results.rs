@@ -451,7 +451,7 @@ fn Results(view: Arc<ResultsView>, analysis: UseAnalysis) -> impl IntoView {
                 {view.detectors.iter().map(|d| {
                     let mut c = chart::histogram_chart(&format!("{} scores", d.name.label()), &d.histogram, "log10 score", W, H);
                     if d.threshold > 0.0 {
-                        chart::mark_histogram(&mut c, &d.histogram, d.threshold.log10(), "threshold");
+                        chart::mark_histogram(&mut c, &d.histogram, libm::log10(d.threshold), "threshold");
                     }
                     let c = Signal::derive(move || c.clone());
                     view! { <ChartCanvas chart=c testid="chart-scores" /> }

@@ -76,7 +76,7 @@ test('hostile capture: markup, scripts, bidi, NUL and formulas stay inert text o
   const scanner = '<img src=x onerror="window.__pwned=1">';
   assert(shown.some((s) => s.actor.includes(scanner)), `an incident's actor reads ${scanner}: ${shown.map((s) => s.actor).join(' | ')}`);
   const filter = shown.find((s) => s.actor.includes(scanner)).filter;
-  assert(filter.includes('eth.addr_resolved == "<img src=x onerror=\\"window.__pwned=1\\">"'), `the filter quotes the name: ${filter}`);
+  assert(filter.includes('eth.addr_resolved == "=<img src=x onerror=\\"window.__pwned=1\\">"'), `the filter quotes the name: ${filter}`);
   // The flagged-packets table shows Info text with markup, also as text.
   await page.click('[data-testid=incident] >> nth=0');
   const after = await activeContent(page);
@@ -97,7 +97,9 @@ test('hostile capture: markup, scripts, bidi, NUL and formulas stay inert text o
   assert(!/\]\(|!\[|javascript:/i.test(prose), `a link, image or javascript: URL in the Markdown: ${prose.match(/.{0,40}(\]\(|!\[|javascript:).{0,40}/i)?.[0]}`);
   assert(!/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/.test(md), 'control, bidi or zero-width characters in the Markdown');
 
-  // The policy itself: an inline handler added by the page's own DOM would be blocked.
+  eq(errors.length, 0, `console errors ${errors.join(' | ')}`);
+  // The policy itself: an inline handler added by the page's own DOM would be blocked (and the
+  // browser says so on the console: the one error expected here).
   await page.evaluate(() => document.body.insertAdjacentHTML('beforeend', '<img id="csp-probe" src="data:," onerror="window.__inline=1">'));
   await page.waitForFunction(() => window.__violations.length > 0, null, { timeout: 5000 });
   eq(await page.evaluate(() => window.__inline ?? null), null, 'an inline handler ran despite the CSP');
@@ -111,7 +113,9 @@ test('hostile capture: markup, scripts, bidi, NUL and formulas stay inert text o
   eq((await activeContent(page)).pwned, null, 'no capture text ran (latin-1)');
   await mkdir(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, 'hostile.png') });
-  eq(errors.length, 0, `console errors ${errors.join(' | ')}`);
+  const unexpected = errors.filter((e) => !/^Executing inline event handler violates the following Content Security Policy/.test(e));
+  eq(unexpected.length, 0, `console errors ${unexpected.join(' | ')}`);
+  eq(errors.length, 1, 'the blocked probe reported once');
   await context.close();
 });
 
@@ -120,7 +124,10 @@ test('offline: once loaded, the page and both workers come from the service work
   const server = await serve(dist, 0);
   const origin = `http://127.0.0.1:${server.address().port}`;
   const { page, context, errors, requests } = await open(browser, origin);
-  await page.evaluate(() => navigator.serviceWorker.ready);
+  await page.evaluate(() => Promise.race([
+    navigator.serviceWorker.ready,
+    new Promise((_, no) => setTimeout(() => no(new Error('the service worker was not ready within 30 s')), 30_000)),
+  ]));
   const cached = await page.evaluate(async () => {
     const names = await caches.keys();
     const urls = [];
@@ -134,8 +141,8 @@ test('offline: once loaded, the page and both workers come from the service work
   server.closeAllConnections();
   await new Promise((ok) => server.close(ok));
   await context.setOffline(true);
-  await page.reload();
-  await page.waitForSelector('[data-testid=analysis][data-phase=idle]');
+  await page.reload({ timeout: 30_000 });
+  await page.waitForSelector('[data-testid=analysis][data-phase=idle]', { timeout: 30_000 });
   const served = await page.evaluate(async () => {
     const get = async (u) => (await fetch(u)).ok;
     return { cpu: await get('./worker_bg.wasm'), gpu: await get('./gpu_worker_bg.wasm'), gpuLoader: await get('./gpu_worker_loader.js') };
@@ -198,14 +205,21 @@ test('recovery: a crashed worker shows the error and the next run works; cancel 
   eq(await finish(page, () => page.click('[data-testid=try-sample]')), 'done', 'a run after the cancels');
   await sameCountsAsCli(page, SAMPLE);
 
-  // A worker that dies mid-analysis (an uncaught error thrown inside it: the path a wasm trap
-  // takes) is reported, and the next run gets a fresh worker.
-  const running = atStage(page, 'autoencoder', false);
+  // A worker that dies mid-analysis is reported, and the next run gets a fresh worker. The
+  // crash: an uncaught error thrown inside the worker as it takes the request (what a wasm trap
+  // after a panic does), injected from the test; release builds contain no trigger.
+  const workers = page.workers().filter((w) => /worker_loader\.js$/.test(w.url()));
+  assert(workers.length > 0, `the analysis worker is listed: ${page.workers().map((w) => w.url()).join(', ')}`);
+  // (Workers the page has just ended may still be listed: inject into each that still runs.)
+  // The worker's own handler is swapped for one that throws once (a listener added beside it
+  // would run only after the handler's analysis, which finishes within that task).
+  const inject = () => {
+    const handler = self.onmessage;
+    self.onmessage = () => { self.onmessage = handler; throw new Error('injected worker crash'); };
+  };
+  const injected = (await Promise.all(workers.map((w) => w.evaluate(inject).then(() => 1, () => 0)))).reduce((a, b) => a + b, 0);
+  assert(injected > 0, 'the crash was injected into a running worker');
   await page.click('[data-testid=try-sample]');
-  await running;
-  const worker = page.workers().find((w) => /worker_loader\.js$/.test(w.url()));
-  assert(worker, `the analysis worker is listed: ${page.workers().map((w) => w.url()).join(', ')}`);
-  await worker.evaluate(() => setTimeout(() => { throw new Error('injected worker crash'); }, 0));
   await page.waitForSelector('[data-testid=analysis][data-phase=failed]', { timeout: 10_000 });
   assert(/injected worker crash/.test(await page.textContent('[data-testid=error]')), 'the crash is shown');
   eq(await finish(page, () => page.click('[data-testid=try-sample]')), 'done', 'the run after the crash');
@@ -260,10 +274,12 @@ test('too big: a file past the page\'s memory budget is refused before it is rea
   await context.close();
 });
 
-/** The report's text with what may differ between two runs blanked: the timings, and why the
- *  autoencoder trains where it does (the page tried WebGPU; the CLI has none). */
+/** The report's text with what may differ between two runs blanked: the timings, why the
+ *  autoencoder trains where it does (the page tried WebGPU; the CLI has none) and the target the
+ *  build is for (wasm32 / x86_64). */
 function withoutTimings(json) {
   return json
+    .replace(/("versions":\{[^}]*"target":)"[^"]*"/, '$1""')
     .replace(/"timings_s":\s*\{[^}]*\}/g, '"timings_s":{}')
     .replace(/"epoch_seconds":\s*\[[^\]]*\]/g, '"epoch_seconds":[]')
     .replace(/"backend_reason":\s*"(?:[^"\\]|\\.)*"/g, '"backend_reason":""');
@@ -278,7 +294,8 @@ test('determinism: the page\'s JSON report is the CLI\'s byte for byte (timings 
     const [d] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=download-report]')]);
     const pageJson = await readFile(await d.path(), 'utf8');
     const out = join(tmpdir(), `netsieve-e2e-determinism-${preset}.json`);
-    execFileSync(NETSIEVE, ['analyze', file, '--preset', preset, '--json', out], { stdio: ['ignore', 'ignore', 'inherit'] });
+    // Run where the file is, so that the report names it as the page does (its bare name).
+    execFileSync(NETSIEVE, ['analyze', 'sample-small.csv', '--preset', preset, '--json', out], { cwd: DATA, stdio: ['ignore', 'ignore', 'inherit'] });
     const cliJson = await readFile(out, 'utf8');
     const [a, b] = [withoutTimings(pageJson), withoutTimings(cliJson)];
     if (a !== b) {
