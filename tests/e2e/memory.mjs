@@ -13,7 +13,7 @@ const browser = await launch();
 console.log('capture                         MB   preset    seconds  worker MiB  × file');
 for (const file of process.argv.slice(2)) {
   const size = (await stat(file)).size;
-  for (const preset of ['context', 'seed']) {
+  for (const preset of (process.env.PRESETS ?? 'context,seed').split(',')) {
     const { page, context } = await open(browser, origin);
     if (preset === 'seed') await seedPreset(page);
     const t0 = Date.now();
