@@ -15,7 +15,7 @@ use crate::assess::{Evaluation, attack_windows, evaluate};
 use crate::capture::Capture;
 use crate::detect::autoencoder::Compute;
 use crate::evaluate::Labels;
-use crate::format::thousands;
+use crate::format::{tenths, thousands};
 use crate::parity::{self, Reference};
 use crate::pipeline::{self, Event, NoProgress, Params, ProgressSink, Stage};
 use crate::report::Report;
@@ -795,7 +795,14 @@ pub fn write_overview(out: &mut impl Write, o: &Overview) -> std::io::Result<()>
     writeln!(
         out,
         "length         min {} · p25 {} · median {} · p75 {} · p95 {} · p99 {} · max {} · mean {:.1}",
-        l.min, l.p25, l.median, l.p75, l.p95, l.p99, l.max, l.mean
+        l.min,
+        tenths(l.p25),
+        tenths(l.median),
+        tenths(l.p75),
+        tenths(l.p95),
+        tenths(l.p99),
+        l.max,
+        l.mean
     )?;
     writeln!(out, "\nprotocol              packets")?;
     for (p, c) in &o.protocols {

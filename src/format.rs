@@ -11,6 +11,12 @@ pub fn is_hidden(c: char) -> bool {
     c.is_control() || matches!(c as u32, 0x200b..=0x200f | 0x2028..=0x202e | 0x2060..=0x2069 | 0xfeff)
 }
 
+/// A measured value to one decimal, without a trailing `.0`: `1412.5`, `90` (interpolated
+/// percentiles are rarely whole).
+pub fn tenths(v: f64) -> String {
+    format!("{}", (v * 10.0).round() / 10.0)
+}
+
 pub fn compact(v: f64) -> String {
     let a = v.abs();
     let (scaled, suffix) = if a >= 1e9 {
@@ -67,6 +73,8 @@ mod tests {
 
     #[test]
     fn formats() {
+        assert_eq!(tenths(1412.549_999_999_999_5), "1412.5");
+        assert_eq!(tenths(90.0), "90");
         assert_eq!(thousands(121_580), "121,580");
         assert_eq!(thousands(7), "7");
         assert_eq!(compact(1234.0), "1234");

@@ -283,7 +283,8 @@ fn OverviewPanel(analysis: UseAnalysis) -> impl IntoView {
                     </ol>
                     <p class="muted">{format!(
                         "Length min {} · median {} · p95 {} · max {} bytes",
-                        o.length.min, o.length.median, o.length.p95, o.length.max)}</p>
+                        o.length.min, format::tenths(o.length.median),
+                        format::tenths(o.length.p95), o.length.max)}</p>
                 </section>
             })}
             <section class="charts">
