@@ -73,7 +73,7 @@ mod tests {
 
     #[test]
     fn formats() {
-        assert_eq!(tenths(1412.549_999_999_999_5), "1412.5");
+        assert_eq!(tenths(1_412.549_999_999_999_5), "1412.5");
         assert_eq!(tenths(90.0), "90");
         assert_eq!(thousands(121_580), "121,580");
         assert_eq!(thousands(7), "7");
