@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from './serve.mjs';
 import {
-  ARTIFACTS, DATA, NETSIEVE, ROOT, SAMPLE, assert, cliReport, downloadReport, eq, finish, open, packetCount,
+  ARTIFACTS, DATA, NETSIEVE, ROOT, SAMPLE, assert, cliReport, download, eq, finish, open, packetCount,
   pageIncidents, sameCountsAsCli, seedPreset, test, upload,
 } from './helpers.mjs';
 
@@ -50,11 +50,6 @@ function csvCells(text) {
   }
   if (cell || rows.at(-1).length) rows.at(-1).push(cell);
   return rows.filter((r) => r.length > 0);
-}
-
-async function download(page, testid) {
-  const [d] = await Promise.all([page.waitForEvent('download'), page.click(`[data-testid=${testid}]`)]);
-  return readFile(await d.path(), 'utf8');
 }
 
 test('hostile capture: markup, scripts, bidi, NUL and formulas stay inert text on the page, in every export and in the filters', async ({ browser, origin }) => {
@@ -134,7 +129,7 @@ test('offline: once loaded, the page and both workers come from the service work
     for (const n of names) for (const r of await (await caches.open(n)).keys()) urls.push(new URL(r.url).pathname);
     return urls;
   });
-  for (const f of ['/', '/index.html', '/worker_loader.js', '/worker_bg.wasm', '/gpu_worker_loader.js', '/gpu_worker_bg.wasm', '/sw.js'].slice(0, 6)) {
+  for (const f of ['/', '/index.html', '/worker_loader.js', '/worker_bg.wasm', '/gpu_worker_loader.js', '/gpu_worker_bg.wasm']) {
     assert(cached.includes(f), `${f} is cached (cached: ${cached.join(', ')})`);
   }
   // The network goes away: the server stops and the browser is offline.
@@ -291,8 +286,7 @@ test('determinism: the page\'s JSON report is the CLI\'s byte for byte (timings 
   for (const preset of ['context', 'seed']) {
     if (preset === 'seed') await seedPreset(page);
     eq(await upload(page, file), 'done', `${preset} phase`);
-    const [d] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=download-report]')]);
-    const pageJson = await readFile(await d.path(), 'utf8');
+    const pageJson = await download(page, 'download-report');
     const out = join(tmpdir(), `netsieve-e2e-determinism-${preset}.json`);
     // Run where the file is, so that the report names it as the page does (its bare name).
     execFileSync(NETSIEVE, ['analyze', 'sample-small.csv', '--preset', preset, '--json', out], { cwd: DATA, stdio: ['ignore', 'ignore', 'inherit'] });

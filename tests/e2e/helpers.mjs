@@ -83,9 +83,14 @@ export async function backendNote(page) {
   return { backend: await el.getAttribute('data-backend'), text: await el.textContent(), cpuMs: await ms('data-cpu-ms'), acceleratorMs: await ms('data-accelerator-ms') };
 }
 
+/** Clicks a download button and returns the downloaded file's text. */
+export async function download(page, testid) {
+  const [d] = await Promise.all([page.waitForEvent('download'), page.click(`[data-testid=${testid}]`)]);
+  return readFile(await d.path(), 'utf8');
+}
+
 export async function downloadReport(page) {
-  const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=download-report]')]);
-  return JSON.parse(await readFile(await download.path(), 'utf8'));
+  return JSON.parse(await download(page, 'download-report'));
 }
 
 export const DETECTORS = { autoencoder: 'autoencoder', iforest_rf: 'iforest-rf', kmeans: 'kmeans' };
