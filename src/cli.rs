@@ -13,11 +13,12 @@ use web_time::Instant;
 
 use crate::assess::{Evaluation, attack_windows, evaluate};
 use crate::capture::Capture;
+use crate::detect::DetectorId;
 use crate::detect::autoencoder::Compute;
 use crate::evaluate::Labels;
 use crate::format::{tenths, thousands};
 use crate::parity::{self, Reference};
-use crate::pipeline::{self, Event, NoProgress, Params, ProgressSink, Stage};
+use crate::pipeline::{self, Event, NoProgress, Params, Preset, ProgressSink, Stage};
 use crate::report::Report;
 use crate::stats::Overview;
 
@@ -107,11 +108,14 @@ impl DetectArgs {
         if let Some(t) = self.threshold {
             p.context.threshold = t;
         }
-        p.context.engine_thresholds = crate::pipeline::EngineThresholds {
-            iforest: self.iforest_threshold,
-            kmeans: self.kmeans_threshold,
-            autoencoder: self.autoencoder_threshold,
-        };
+        p.context.engine_thresholds = [
+            (DetectorId::Iforest, self.iforest_threshold),
+            (DetectorId::Kmeans, self.kmeans_threshold),
+            (DetectorId::Autoencoder, self.autoencoder_threshold),
+        ]
+        .into_iter()
+        .filter_map(|(engine, v)| Some((engine, v?)))
+        .collect();
         p.autoencoder.percentile = self.percentile;
         p.iforest.contamination = self.contamination;
         p.kmeans.k = self.k;
@@ -568,7 +572,8 @@ fn evaluation(
 /// How each way of combining the detectors would rank the packets (the default preset).
 fn write_combinations(out: &mut impl Write, r: &Report, labels: &Path) -> anyhow::Result<()> {
     use crate::detect::combine::{Combine, combine_surprises};
-    let own: Vec<&[f64]> = crate::pipeline::EngineThresholds::ENGINES
+    let own: Vec<&[f64]> = Preset::Context
+        .engines()
         .iter()
         .filter_map(|k| r.detectors.get(k))
         .map(|d| d.scores.as_slice())

@@ -16,7 +16,7 @@ use crate::capture::Capture;
 use crate::detect::DetectorId::{self, Autoencoder, IforestRf, Kmeans};
 use crate::detect::iforest::IsolationForestParams;
 use crate::evaluate::{jaccard, spearman};
-use crate::features::protocol_code_and_length;
+use crate::features::SeedFeatures;
 use crate::report::Report;
 
 /// One figure with its bound and verdict.
@@ -145,7 +145,7 @@ pub fn iforest_seed_spread(
     seeds: &[u64],
     reference: &Reference,
 ) -> Result<SeedSpread, crate::detect::DetectError> {
-    let x = protocol_code_and_length(capture);
+    let x = SeedFeatures::fit(capture).code_and_length(capture);
     let mut count = Vec::new();
     let mut vs_42 = Vec::new();
     let mut all: Vec<Vec<f64>> = Vec::new();

@@ -194,7 +194,7 @@ mod tests {
             ToWorker::Recut {
                 job: 2,
                 threshold: 2.5,
-                engines: EngineThresholds { iforest: Some(1.0), ..Default::default() },
+                engines: [(crate::detect::DetectorId::Iforest, 1.0)].into_iter().collect(),
             },
             ToWorker::Labels { job: 2, labels: "No.,label,attack\n".into(), stats: None },
         ] {

@@ -114,8 +114,7 @@ impl Session {
     /// regroups the incidents; the evaluation, if any, follows.
     pub fn recut(&mut self, threshold: f64, engines: EngineThresholds) -> Result<(), SessionError> {
         let scored = self.scored.as_ref().ok_or(SessionError::NotRecuttable)?;
-        for v in [Some(threshold), engines.iforest, engines.kmeans, engines.autoencoder].into_iter().flatten()
-        {
+        for v in std::iter::once(threshold).chain(engines.iter().map(|(_, v)| v)) {
             if !v.is_finite() {
                 return Err(SessionError::BadThreshold(v));
             }
@@ -274,7 +273,7 @@ mod tests {
     fn engine_thresholds_move_each_engine_alone() {
         let mut s = session(&sample(), Params::context(42));
         let km = s.report().detectors[&DetectorId::Kmeans].count;
-        s.recut(3.0, EngineThresholds { iforest: Some(0.0), ..Default::default() }).expect("recuts");
+        s.recut(3.0, [(DetectorId::Iforest, 0.0)].into_iter().collect()).expect("recuts");
         assert!(
             s.report().detectors[&DetectorId::Iforest].count > 300,
             "iforest flags all but its lowest scores"

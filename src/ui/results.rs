@@ -206,8 +206,9 @@ fn slider_end(max: f64) -> String {
 /// engine. Moving one flags again and regroups the incidents in the worker, without training.
 #[component]
 fn Thresholds(analysis: UseAnalysis, params: RwSignal<Params>) -> impl IntoView {
-    let recut =
-        move || params.with_untracked(|p| analysis.recut(p.context.threshold, p.context.engine_thresholds));
+    let recut = move || {
+        params.with_untracked(|p| analysis.recut(p.context.threshold, p.context.engine_thresholds.clone()))
+    };
     let combined = move || summary(analysis, DetectorId::Combined);
     let status = move || {
         let (count, incidents) = analysis.results.with(|r| {
@@ -240,7 +241,7 @@ fn Thresholds(analysis: UseAnalysis, params: RwSignal<Params>) -> impl IntoView 
             {move || analysis.rejected.get().map(|m| view! { <p class="rejected" data-testid="rejected">{m}</p> })}
             <details class="engine-cuts">
                 <summary>"Each engine's own line"</summary>
-                {EngineThresholds::ENGINES.into_iter().map(|name| {
+                {Preset::Context.engines().into_iter().map(|name| {
                     view! {
                         <label class="slider">
                             <span>{name.label()}</span>
