@@ -10,8 +10,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::rng::{DetRng, rng, sample_without_replacement, uniform};
+use super::tree::{Tree, mean_value};
 use super::{DetectError, Scores, Threshold, invalid};
-use crate::features::{Matrix, distinct_rows};
+use crate::features::Matrix;
 
 const EULER_GAMMA: f64 = 0.577_215_664_901_532_9;
 
@@ -86,17 +87,6 @@ impl IsolationForestParams {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-enum Node {
-    Split { feature: usize, threshold: f64, left: usize, right: usize },
-    Leaf { path: f64 },
-}
-
-#[derive(Debug, Clone, PartialEq)]
-struct Tree {
-    nodes: Vec<Node>,
-}
-
 /// A fitted isolation forest.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IsolationForest {
@@ -123,9 +113,9 @@ impl IsolationForestValidParams {
             .map(|t| {
                 let mut r = rng(p.seed, t as u64 + 1);
                 let mut idx = sample_without_replacement(&mut r, data.rows, max_samples);
-                let mut nodes = Vec::new();
-                build(data, &mut idx, 0, max_depth, &mut r, &mut nodes);
-                Tree { nodes }
+                let mut tree = Tree::default();
+                build(data, &mut idx, 0, max_depth, &mut r, &mut tree);
+                tree
             })
             .collect();
         Ok(IsolationForest { trees, max_samples, contamination: p.contamination })
@@ -139,13 +129,12 @@ fn build(
     depth: usize,
     max_depth: usize,
     r: &mut DetRng,
-    nodes: &mut Vec<Node>,
+    tree: &mut Tree,
 ) -> usize {
-    let at = nodes.len();
-    let leaf = Node::Leaf { path: depth as f64 + average_path_length(idx.len()) };
+    // A leaf holds the path length to it plus the expected rest for the rows it holds.
+    let path = depth as f64 + average_path_length(idx.len());
     if idx.len() < 2 || depth >= max_depth {
-        nodes.push(leaf);
-        return at;
+        return tree.leaf(path);
     }
     // Draw features in random order until one is not constant in this node.
     let mut features: Vec<usize> = (0..data.cols).collect();
@@ -167,10 +156,9 @@ fn build(
         }
     }
     let Some((feature, threshold)) = split else {
-        nodes.push(leaf);
-        return at;
+        return tree.leaf(path);
     };
-    nodes.push(Node::Split { feature, threshold, left: 0, right: 0 });
+    let at = tree.reserve();
     // Partition: values <= threshold first.
     let mut mid = 0;
     for j in 0..idx.len() {
@@ -180,41 +168,18 @@ fn build(
         }
     }
     let (l, rgt) = idx.split_at_mut(mid);
-    let left = build(data, l, depth + 1, max_depth, r, nodes);
-    let right = build(data, rgt, depth + 1, max_depth, r, nodes);
-    nodes[at] = Node::Split { feature, threshold, left, right };
+    let left = build(data, l, depth + 1, max_depth, r, tree);
+    let right = build(data, rgt, depth + 1, max_depth, r, tree);
+    tree.split(at, feature, threshold, left, right);
     at
-}
-
-impl Tree {
-    fn path_length(&self, row: &[f32]) -> f64 {
-        let mut n = 0;
-        loop {
-            match self.nodes[n] {
-                Node::Leaf { path } => return path,
-                Node::Split { feature, threshold, left, right } => {
-                    n = if f64::from(row[feature]) <= threshold { left } else { right };
-                }
-            }
-        }
-    }
 }
 
 impl IsolationForest {
     /// `2^(−mean path length / c(max_samples))` per row, in `(0, 1]`; higher = more anomalous.
     /// Rows with equal values get equal scores (each distinct row is scored once).
     pub fn score(&self, data: &Matrix<f32>) -> Scores {
-        let (distinct, of_row) = distinct_rows(data);
         let norm = average_path_length(self.max_samples);
-        let per: Vec<f64> = (0..distinct.rows)
-            .map(|i| {
-                let row = distinct.row(i);
-                let mean =
-                    self.trees.iter().map(|t| t.path_length(row)).sum::<f64>() / self.trees.len() as f64;
-                if norm > 0.0 { libm::pow(2.0, -mean / norm) } else { 1.0 }
-            })
-            .collect();
-        of_row.iter().map(|&d| per[d as usize]).collect()
+        mean_value(&self.trees, data, |mean| if norm > 0.0 { libm::pow(2.0, -mean / norm) } else { 1.0 })
     }
 
     /// The rule that turns this forest's scores into flags.

@@ -12,6 +12,7 @@ pub mod iforest;
 pub mod kmeans;
 pub mod random_forest;
 pub mod rng;
+mod tree;
 
 use serde::{Deserialize, Serialize};
 

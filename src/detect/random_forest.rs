@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::rng::{DetRng, below, rng};
+use super::tree::{Tree, mean_value};
 use super::{DetectError, Scores, invalid};
 use crate::features::{Matrix, distinct_rows};
 
@@ -56,16 +57,10 @@ impl RandomForestParams {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-enum Node {
-    Split { feature: usize, threshold: f64, left: usize, right: usize },
-    Leaf { p_positive: f64 },
-}
-
 /// A fitted forest.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RandomForest {
-    trees: Vec<Vec<Node>>,
+    trees: Vec<Tree>,
 }
 
 impl RandomForest {
@@ -114,9 +109,9 @@ impl RandomForestValidParams {
                     points[row_point[below(&mut r, n)]].w += 1.0;
                 }
                 points.retain(|p| p.w > 0.0);
-                let mut nodes = Vec::new();
-                grow(&distinct, &mut points, max_features, &mut r, &mut nodes);
-                nodes
+                let mut tree = Tree::default();
+                grow(&distinct, &mut points, max_features, &mut r, &mut tree);
+                tree
             })
             .collect();
         Ok(RandomForest { trees })
@@ -166,15 +161,14 @@ fn grow(
     points: &mut [Point],
     max_features: usize,
     r: &mut DetRng,
-    nodes: &mut Vec<Node>,
+    tree: &mut Tree,
 ) -> usize {
-    let at = nodes.len();
     let total: f64 = points.iter().map(|p| p.w).sum();
     let pos: f64 = points.iter().filter(|p| p.positive).map(|p| p.w).sum();
-    let leaf = Node::Leaf { p_positive: if total > 0.0 { pos / total } else { 0.0 } };
+    // A leaf holds the weighted share of the positive class.
+    let p_positive = if total > 0.0 { pos / total } else { 0.0 };
     if points.len() < 2 || pos == 0.0 || pos == total {
-        nodes.push(leaf);
-        return at;
+        return tree.leaf(p_positive);
     }
     // Visit features in random order until `max_features` non-constant ones were tried.
     let mut features: Vec<usize> = (0..x.cols).collect();
@@ -190,48 +184,25 @@ fn grow(
         }
     }
     let Some((feature, threshold, _)) = best else {
-        nodes.push(leaf);
-        return at;
+        return tree.leaf(p_positive);
     };
-    nodes.push(Node::Split { feature, threshold, left: 0, right: 0 });
+    let at = tree.reserve();
     points.sort_by(|a, b| {
         let (va, vb) = (x.data[a.x * x.cols + feature], x.data[b.x * x.cols + feature]);
         va.total_cmp(&vb)
     });
     let mid = points.partition_point(|p| f64::from(x.data[p.x * x.cols + feature]) <= threshold);
     let (l, rgt) = points.split_at_mut(mid);
-    let left = grow(x, l, max_features, r, nodes);
-    let right = grow(x, rgt, max_features, r, nodes);
-    nodes[at] = Node::Split { feature, threshold, left, right };
+    let left = grow(x, l, max_features, r, tree);
+    let right = grow(x, rgt, max_features, r, tree);
+    tree.split(at, feature, threshold, left, right);
     at
 }
 
 impl RandomForest {
     /// Mean probability of the positive class over the trees, per row.
     pub fn score(&self, x: &Matrix<f32>) -> Scores {
-        let (distinct, of_row) = distinct_rows(x);
-        let per: Vec<f64> = (0..distinct.rows)
-            .map(|i| {
-                let row = distinct.row(i);
-                let sum: f64 = self
-                    .trees
-                    .iter()
-                    .map(|nodes| {
-                        let mut n = 0;
-                        loop {
-                            match nodes[n] {
-                                Node::Leaf { p_positive } => return p_positive,
-                                Node::Split { feature, threshold, left, right } => {
-                                    n = if f64::from(row[feature]) <= threshold { left } else { right };
-                                }
-                            }
-                        }
-                    })
-                    .sum();
-                sum / self.trees.len() as f64
-            })
-            .collect();
-        of_row.iter().map(|&d| per[d as usize]).collect()
+        mean_value(&self.trees, x, |mean| mean)
     }
 }
 
