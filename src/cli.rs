@@ -301,114 +301,162 @@ fn read(file: &Path) -> anyhow::Result<Vec<u8>> {
 
 fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
-        Command::Summary { file, json } => {
-            let bytes = read(&file)?;
-            let name = file.display().to_string();
-            let analysis = pipeline::run(&bytes, &name, &Params::overview_only(), &mut NoProgress)
-                .with_context(|| name.clone())?;
-            print_warnings(&file, &analysis.capture);
-            let mut out = Terminal::new(std::io::stdout().lock());
-            if json {
-                serde_json::to_writer_pretty(&mut out, &analysis.overview)?;
-                writeln!(out)?;
-            } else {
-                write_overview(&mut out, &analysis.overview)?;
-            }
-        }
+        Command::Summary { file, json } => summary(&file, json)?,
         Command::Analyze { file, json, labels, markdown, pcap_out, incident, detect } => {
-            let (report, capture) = analyze(&file, &detect.params(), &detect.compute())?;
-            let mut out = Terminal::new(std::io::stdout().lock());
-            write_results(&mut out, &report)?;
-            if let Some(labels) = labels {
-                let e = evaluation(&labels, None, &report, &capture)?;
-                write_evaluation(&mut out, &e)?;
-            }
-            if let Some(path) = json {
-                write_json(&path, &report)?;
-                writeln!(out, "\nreport written to {}", path.display())?;
-            }
-            if let Some(path) = markdown {
-                std::fs::write(&path, crate::markdown::markdown(&report))
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-                writeln!(out, "Markdown report written to {}", path.display())?;
-            }
-            if let Some(path) = pcap_out {
-                let keep = crate::session::Session::selection(&report, incident)?;
-                let bytes = crate::capture::pcap::export_pcapng(&read(&file)?, &keep)
-                    .with_context(|| format!("{}: cannot export", file.display()))?;
-                std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
-                writeln!(out, "{} packets written to {} (pcapng)", keep.len(), path.display())?;
-            }
+            analyze_command(&file, &detect, json, labels, markdown, pcap_out, incident)?
         }
-        Command::Evaluate { file, labels, stats, json, report: report_out, detect } => {
-            let (report, capture) = analyze(&file, &detect.params(), &detect.compute())?;
-            let e = evaluation(&labels, stats.as_deref(), &report, &capture)?;
-            let mut out = Terminal::new(std::io::stdout().lock());
-            write_incidents(&mut out, &report)?;
-            write_evaluation(&mut out, &e)?;
-            write_combinations(&mut out, &report, &labels)?;
-            if let Some(path) = json {
-                let file = std::fs::File::create(&path)
-                    .with_context(|| format!("cannot create {}", path.display()))?;
-                serde_json::to_writer_pretty(std::io::BufWriter::new(file), &e)?;
-                writeln!(out, "\nevaluation written to {}", path.display())?;
-            }
-            if let Some(path) = report_out {
-                write_json(&path, &report)?;
-            }
+        Command::Evaluate { file, labels, stats, json, report, detect } => {
+            evaluate_command(&file, &detect, &labels, stats, json, report)?
         }
-        Command::Parity { file, references, json, iforest_seeds, mut detect } => {
-            detect.preset = PresetArg::Seed;
-            let file = file.unwrap_or_else(|| shared().join("data/lab-120k.csv"));
-            let refs = parity_references(&file, references)?;
-            if let Some(n) = iforest_seeds {
-                return parity_iforest_seeds(&file, &detect, &refs[0], n);
-            }
-            let (report, _) = analyze(&file, &detect.params(), &detect.compute())?;
-            if let Some(path) = json {
-                write_json(&path, &report)?;
-            }
-            let mut out = Terminal::new(std::io::stdout().lock());
-            write_results(&mut out, &report)?;
-            return parity_checks(&mut out, &file, &report, &refs);
+        Command::Parity { file, references, json, iforest_seeds, detect } => {
+            return parity_command(file, references, json, iforest_seeds, detect);
         }
         Command::Bench { files, runs, detect_runs } => {
             let files = if files.is_empty() { vec![shared().join("data/lab-120k.csv")] } else { files };
             bench(&files, runs.max(1), detect_runs)?;
         }
-        Command::Features { file, out } => {
-            let bytes = read(&file)?;
-            let capture = crate::capture::parse(&bytes).with_context(|| file.display().to_string())?;
-            let ctx = crate::features::context::build(&capture);
-            let f =
-                std::fs::File::create(&out).with_context(|| format!("cannot create {}", out.display()))?;
-            let mut w = csv::Writer::from_writer(std::io::BufWriter::new(f));
-            let mut header = vec!["No.".to_string(), "actor".into(), "peer".into()];
-            header.extend(crate::features::context::COLUMNS.iter().map(|c| c.name.to_string()));
-            w.write_record(&header)?;
-            for i in 0..capture.len() {
-                let mut rec = vec![
-                    capture.no[i].to_string(),
-                    crate::report::neutralise_formula(capture.hosts.name(ctx.actor[i])),
-                    crate::report::neutralise_formula(capture.hosts.name(ctx.peer[i])),
-                ];
-                rec.extend(ctx.values.row(i).iter().map(|v| format!("{v}")));
-                w.write_record(&rec)?;
-            }
-            w.flush()?;
-        }
-        Command::Generate { from, packets, out } => {
-            let bytes = read(&from)?;
-            let capture = crate::capture::parse(&bytes).with_context(|| from.display().to_string())?;
-            let file =
-                std::fs::File::create(&out).with_context(|| format!("cannot create {}", out.display()))?;
-            let mut w = std::io::BufWriter::new(file);
-            crate::capture::write_repeated(&capture, packets, &mut w)?;
-            w.flush()?;
-            eprintln!("wrote {} packets to {}", thousands(packets as u64), out.display());
-        }
+        Command::Features { file, out } => write_features(&file, &out)?,
+        Command::Generate { from, packets, out } => generate(&from, packets, &out)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `netsieve summary`: the overview, as a table or JSON.
+fn summary(file: &Path, json: bool) -> anyhow::Result<()> {
+    let bytes = read(file)?;
+    let name = file.display().to_string();
+    let analysis = pipeline::run(&bytes, &name, &Params::overview_only(), &mut NoProgress)
+        .with_context(|| name.clone())?;
+    print_warnings(file, &analysis.capture);
+    let mut out = Terminal::new(std::io::stdout().lock());
+    if json {
+        serde_json::to_writer_pretty(&mut out, &analysis.overview)?;
+        writeln!(out)?;
+    } else {
+        write_overview(&mut out, &analysis.overview)?;
+    }
+    Ok(())
+}
+
+/// `netsieve analyze`: the results, then each output asked for.
+fn analyze_command(
+    file: &Path,
+    detect: &DetectArgs,
+    json: Option<PathBuf>,
+    labels: Option<PathBuf>,
+    markdown: Option<PathBuf>,
+    pcap_out: Option<PathBuf>,
+    incident: Option<usize>,
+) -> anyhow::Result<()> {
+    let (report, capture) = analyze(file, &detect.params(), &detect.compute())?;
+    let mut out = Terminal::new(std::io::stdout().lock());
+    write_results(&mut out, &report)?;
+    if let Some(labels) = labels {
+        let e = evaluation(&labels, None, &report, &capture)?;
+        write_evaluation(&mut out, &e)?;
+    }
+    if let Some(path) = json {
+        write_json(&path, &report)?;
+        writeln!(out, "\nreport written to {}", path.display())?;
+    }
+    if let Some(path) = markdown {
+        std::fs::write(&path, crate::markdown::markdown(&report))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        writeln!(out, "Markdown report written to {}", path.display())?;
+    }
+    if let Some(path) = pcap_out {
+        let keep = crate::session::Session::selection(&report, incident)?;
+        let bytes = crate::capture::pcap::export_pcapng(&read(file)?, &keep)
+            .with_context(|| format!("{}: cannot export", file.display()))?;
+        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        writeln!(out, "{} packets written to {} (pcapng)", keep.len(), path.display())?;
+    }
+    Ok(())
+}
+
+/// `netsieve evaluate`: the incidents and the evaluation against the labels.
+fn evaluate_command(
+    file: &Path,
+    detect: &DetectArgs,
+    labels: &Path,
+    stats: Option<PathBuf>,
+    json: Option<PathBuf>,
+    report_out: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let (report, capture) = analyze(file, &detect.params(), &detect.compute())?;
+    let e = evaluation(labels, stats.as_deref(), &report, &capture)?;
+    let mut out = Terminal::new(std::io::stdout().lock());
+    write_incidents(&mut out, &report)?;
+    write_evaluation(&mut out, &e)?;
+    write_combinations(&mut out, &report, labels)?;
+    if let Some(path) = json {
+        let file =
+            std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+        serde_json::to_writer_pretty(std::io::BufWriter::new(file), &e)?;
+        writeln!(out, "\nevaluation written to {}", path.display())?;
+    }
+    if let Some(path) = report_out {
+        write_json(&path, &report)?;
+    }
+    Ok(())
+}
+
+/// `netsieve parity`: the seed preset against the reference results.
+fn parity_command(
+    file: Option<PathBuf>,
+    references: Vec<PathBuf>,
+    json: Option<PathBuf>,
+    iforest_seeds: Option<u64>,
+    mut detect: DetectArgs,
+) -> anyhow::Result<ExitCode> {
+    detect.preset = PresetArg::Seed;
+    let file = file.unwrap_or_else(|| shared().join("data/lab-120k.csv"));
+    let refs = parity_references(&file, references)?;
+    if let Some(n) = iforest_seeds {
+        return parity_iforest_seeds(&file, &detect, &refs[0], n);
+    }
+    let (report, _) = analyze(&file, &detect.params(), &detect.compute())?;
+    if let Some(path) = json {
+        write_json(&path, &report)?;
+    }
+    let mut out = Terminal::new(std::io::stdout().lock());
+    write_results(&mut out, &report)?;
+    parity_checks(&mut out, &file, &report, &refs)
+}
+
+/// `netsieve features`: every packet's contextual features as CSV.
+fn write_features(file: &Path, out: &Path) -> anyhow::Result<()> {
+    let bytes = read(file)?;
+    let capture = crate::capture::parse(&bytes).with_context(|| file.display().to_string())?;
+    let ctx = crate::features::context::build(&capture);
+    let f = std::fs::File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut w = csv::Writer::from_writer(std::io::BufWriter::new(f));
+    let mut header = vec!["No.".to_string(), "actor".into(), "peer".into()];
+    header.extend(crate::features::context::COLUMNS.iter().map(|c| c.name.to_string()));
+    w.write_record(&header)?;
+    for i in 0..capture.len() {
+        let mut rec = vec![
+            capture.no[i].to_string(),
+            crate::report::neutralise_formula(capture.hosts.name(ctx.actor[i])),
+            crate::report::neutralise_formula(capture.hosts.name(ctx.peer[i])),
+        ];
+        rec.extend(ctx.values.row(i).iter().map(|v| format!("{v}")));
+        w.write_record(&rec)?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// `netsieve generate`: a large capture of renumbered, time-shifted copies of a real one.
+fn generate(from: &Path, packets: usize, out: &Path) -> anyhow::Result<()> {
+    let bytes = read(from)?;
+    let capture = crate::capture::parse(&bytes).with_context(|| from.display().to_string())?;
+    let file = std::fs::File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut w = std::io::BufWriter::new(file);
+    crate::capture::write_repeated(&capture, packets, &mut w)?;
+    w.flush()?;
+    eprintln!("wrote {} packets to {}", thousands(packets as u64), out.display());
+    Ok(())
 }
 
 fn write_json(path: &Path, report: &Report) -> anyhow::Result<()> {

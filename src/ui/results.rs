@@ -359,12 +359,115 @@ pub async fn read_labels(files: Vec<web_sys::File>) -> Result<Option<(String, Op
 
 #[component]
 fn Results(view: Arc<ResultsView>, analysis: UseAnalysis) -> impl IntoView {
-    // The model chosen above the table (`None`: all).
-    let (filter, set_filter) = signal(None::<DetectorId>);
-    let (page, set_page) = signal(0usize);
-    let (by_score, set_by_score) = signal(false);
     // The incident chosen in the list: the table shows its packets only.
     let (chosen, set_chosen) = signal(None::<usize>);
+    let page = RwSignal::new(0usize);
+    let table = view.clone();
+    view! {
+        <section class="results" data-testid="results" data-preset=view.preset.name()>
+            {(view.preset == Preset::Context).then(|| view! {
+                <Incidents incidents=view.incidents.clone() chosen=chosen pcap=view.pcap_export
+                    on_pcap=move |r: usize| analysis.export_pcap(Some(r))
+                    on_choose=move |r: usize| { set_chosen.update(|c| *c = if *c == Some(r) { None } else { Some(r) }); page.set(0); } />
+            })}
+            <Models view=view.clone() />
+            {
+                let sc = view.scatter.clone();
+                let c = chart::scatter_chart("Length by packet index, flagged packets highlighted", &sc, 320.0);
+                let c = Signal::derive(move || c.clone());
+                view! { <div class="wide-chart"><ChartCanvas chart=c testid="chart-scatter" /></div> }
+            }
+            <Downloads analysis=analysis pcap=view.pcap_export />
+            <div class="charts">
+                {view.detectors.iter().map(|d| {
+                    let mut c = chart::histogram_chart(&format!("{} scores", d.name.label()), &d.histogram, "log10 score", W, H);
+                    if d.threshold > 0.0 {
+                        chart::mark_histogram(&mut c, &d.histogram, libm::log10(d.threshold), "threshold");
+                    }
+                    let c = Signal::derive(move || c.clone());
+                    view! { <ChartCanvas chart=c testid="chart-scores" /> }
+                }).collect_view()}
+            </div>
+            <FlaggedTable view=table chosen=chosen set_chosen=set_chosen page=page />
+        </section>
+    }
+}
+
+/// What each model flags, and how far the models agree.
+#[component]
+fn Models(view: Arc<ResultsView>) -> impl IntoView {
+    let a = view.agreement.clone();
+    view! {
+        <h2>"What each model flags"</h2>
+        <table class="models">
+            <thead><tr><th>"Model"</th><th class="num">"Flagged packets"</th><th class="num">"Threshold"</th></tr></thead>
+            <tbody>
+                {view.detectors.iter().map(|d| view! {
+                    <tr>
+                        <td>{d.name.label()}</td>
+                        <td class="num" data-testid=format!("count-{}", testid(d.name)) data-value=d.count.to_string()>{thousands(d.count as u64)}</td>
+                        <td class="num">{format!("{:.6}", d.threshold)}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+        <p data-testid="agreement">{format!(
+            "{} packets flagged by at least one model: {} by exactly one, {} by two, {} by all three.",
+            thousands(a.union as u64),
+            a.flagged_by.first().copied().unwrap_or(0),
+            a.flagged_by.get(1).copied().unwrap_or(0),
+            a.flagged_by.get(2).copied().unwrap_or(0),
+        )}</p>
+        <ul class="pairs">
+            {a.pairs.iter().map(|p| view! {
+                <li>{format!("{} and {}: {} in common (Jaccard {:.2})", p.a.label(), p.b.label(), p.both, p.jaccard)}</li>
+            }).collect_view()}
+        </ul>
+    }
+}
+
+/// The exports: the report (JSON, Markdown), the flagged packets (CSV, and pcapng for a pcap).
+#[component]
+fn Downloads(analysis: UseAnalysis, pcap: bool) -> impl IntoView {
+    let download_json = move |_| {
+        if let Some(json) = analysis.downloads().and_then(|d| d.report_json) {
+            download("netsieve-report.json", "application/json", &json);
+        }
+    };
+    let download_flagged = move |_| {
+        if let Some(d) = analysis.downloads() {
+            download("netsieve-flagged.csv", "text/csv", &d.flagged_csv);
+        }
+    };
+    let download_markdown = move |_| {
+        if let Some(d) = analysis.downloads() {
+            download("netsieve-report.md", "text/markdown", &d.markdown);
+        }
+    };
+    view! {
+        <div class="downloads">
+            <button data-testid="download-report" disabled=move || !analysis.report_ready.get() on:click=download_json>"Download the report (JSON)"</button>
+            <button class="secondary" data-testid="download-csv" on:click=download_flagged>"Download flagged packets (CSV)"</button>
+            <button class="secondary" data-testid="download-markdown" on:click=download_markdown>"Download the report (Markdown)"</button>
+            {pcap.then(|| view! {
+                <button class="secondary" data-testid="download-pcap" on:click=move |_| analysis.export_pcap(None)>"Download flagged packets (pcapng)"</button>
+            })}
+        </div>
+    }
+}
+
+/// The flagged packets, a page at a time: all of them, one model's, or the chosen incident's,
+/// in packet order or by score.
+#[component]
+fn FlaggedTable(
+    view: Arc<ResultsView>,
+    chosen: ReadSignal<Option<usize>>,
+    set_chosen: WriteSignal<Option<usize>>,
+    page: RwSignal<usize>,
+) -> impl IntoView {
+    // The model chosen above the table (`None`: all).
+    let (filter, set_filter) = signal(None::<DetectorId>);
+    let (by_score, set_by_score) = signal(false);
     let names: Vec<DetectorId> = view.detectors.iter().map(|d| d.name).collect();
     let rows = {
         let view = view.clone();
@@ -385,130 +488,58 @@ fn Results(view: Arc<ResultsView>, analysis: UseAnalysis) -> impl IntoView {
         })
     };
     let pages = move || rows.with(|r| r.len().div_ceil(PAGE).max(1));
-    let a = view.agreement.clone();
-    let download_json = move |_| {
-        if let Some(json) = analysis.downloads().and_then(|d| d.report_json) {
-            download("netsieve-report.json", "application/json", &json);
-        }
-    };
-    let download_flagged = move |_| {
-        if let Some(d) = analysis.downloads() {
-            download("netsieve-flagged.csv", "text/csv", &d.flagged_csv);
-        }
-    };
-    let download_markdown = move |_| {
-        if let Some(d) = analysis.downloads() {
-            download("netsieve-report.md", "text/markdown", &d.markdown);
-        }
-    };
     let table_view = view.clone();
     view! {
-        <section class="results" data-testid="results" data-preset=view.preset.name()>
-            {(view.preset == Preset::Context).then(|| view! {
-                <Incidents incidents=view.incidents.clone() chosen=chosen pcap=view.pcap_export
-                    on_pcap=move |r: usize| analysis.export_pcap(Some(r))
-                    on_choose=move |r: usize| { set_chosen.update(|c| *c = if *c == Some(r) { None } else { Some(r) }); set_page.set(0); } />
-            })}
-            <h2>"What each model flags"</h2>
-            <table class="models">
-                <thead><tr><th>"Model"</th><th class="num">"Flagged packets"</th><th class="num">"Threshold"</th></tr></thead>
-                <tbody>
-                    {view.detectors.iter().map(|d| view! {
-                        <tr>
-                            <td>{d.name.label()}</td>
-                            <td class="num" data-testid=format!("count-{}", testid(d.name)) data-value=d.count.to_string()>{thousands(d.count as u64)}</td>
-                            <td class="num">{format!("{:.6}", d.threshold)}</td>
-                        </tr>
-                    }).collect_view()}
-                </tbody>
-            </table>
-            <p data-testid="agreement">{format!(
-                "{} packets flagged by at least one model: {} by exactly one, {} by two, {} by all three.",
-                thousands(a.union as u64),
-                a.flagged_by.first().copied().unwrap_or(0),
-                a.flagged_by.get(1).copied().unwrap_or(0),
-                a.flagged_by.get(2).copied().unwrap_or(0),
-            )}</p>
-            <ul class="pairs">
-                {a.pairs.iter().map(|p| view! {
-                    <li>{format!("{} and {}: {} in common (Jaccard {:.2})", p.a.label(), p.b.label(), p.both, p.jaccard)}</li>
-                }).collect_view()}
-            </ul>
-            {
-                let sc = view.scatter.clone();
-                let c = chart::scatter_chart("Length by packet index, flagged packets highlighted", &sc, 320.0);
-                let c = Signal::derive(move || c.clone());
-                view! { <div class="wide-chart"><ChartCanvas chart=c testid="chart-scatter" /></div> }
-            }
-            <div class="downloads">
-                <button data-testid="download-report" disabled=move || !analysis.report_ready.get() on:click=download_json>"Download the report (JSON)"</button>
-                <button class="secondary" data-testid="download-csv" on:click=download_flagged>"Download flagged packets (CSV)"</button>
-                <button class="secondary" data-testid="download-markdown" on:click=download_markdown>"Download the report (Markdown)"</button>
-                {view.pcap_export.then(|| view! {
-                    <button class="secondary" data-testid="download-pcap" on:click=move |_| analysis.export_pcap(None)>"Download flagged packets (pcapng)"</button>
-                })}
-            </div>
-            <div class="charts">
-                {view.detectors.iter().map(|d| {
-                    let mut c = chart::histogram_chart(&format!("{} scores", d.name.label()), &d.histogram, "log10 score", W, H);
-                    if d.threshold > 0.0 {
-                        chart::mark_histogram(&mut c, &d.histogram, libm::log10(d.threshold), "threshold");
-                    }
-                    let c = Signal::derive(move || c.clone());
-                    view! { <ChartCanvas chart=c testid="chart-scores" /> }
-                }).collect_view()}
-            </div>
-            <h2>{format!("Flagged packets ({} in all{})", thousands(view.flagged_total as u64),
-                if view.flagged_total > view.flagged.len() {
-                    format!(", the first {} listed here; the CSV download has them all", thousands(view.flagged.len() as u64))
-                } else { String::new() })}</h2>
-            {move || chosen.get().map(|r| view! {
-                <p class="chosen-note" data-testid="chosen-incident" data-rank=r.to_string()>
-                    {format!("Showing the packets of incident #{r}. ")}
-                    <button class="secondary" on:click=move |_| set_chosen.set(None)>"Show every flagged packet"</button>
-                </p>
-            })}
-            <div class="table-tools">
-                <label>"Model "
-                    <select data-testid="flagged-filter" on:change=move |ev| { set_filter.set(DetectorId::from_name(&event_target_value(&ev))); set_page.set(0); }>
-                        <option value="all">"all"</option>
-                        {names.iter().map(|n| view! { <option value=n.name()>{n.label()}</option> }).collect_view()}
-                    </select>
-                </label>
-                <label><input type="checkbox" on:change=move |ev| set_by_score.set(event_target_checked(&ev)) />" sort by score"</label>
-                <button class="secondary" on:click=move |_| set_page.update(|p| *p = p.saturating_sub(1))>"‹"</button>
-                <span>{move || format!("page {} of {}", page.get() + 1, pages())}</span>
-                <button class="secondary" on:click=move |_| set_page.update(|p| if *p + 1 < pages() { *p += 1 })>"›"</button>
-            </div>
-            <div class="table-wrap">
-            <table class="flagged" data-testid="flagged-table">
-                <thead><tr>
-                    <th class="num">"No."</th><th class="num">"Time"</th><th>"Source"</th><th>"Destination"</th>
-                    <th>"Protocol"</th><th class="num">"Length"</th><th>"Info"</th><th>"Flagged by"</th><th class="num">"Incident"</th>
-                    {names.iter().map(|n| view! { <th class="num">{format!("{} score", n.short())}</th> }).collect_view()}
-                </tr></thead>
-                <tbody>
-                    {move || {
-                        let v = table_view.clone();
-                        rows.with(|r| r.iter().skip(page.get() * PAGE).take(PAGE).map(|&i| {
-                            let p = &v.flagged[i];
-                            view! {
-                                <tr>
-                                    <td class="num">{p.no}</td><td class="num">{format!("{:.6}", p.time)}</td>
-                                    <td class="host">{p.source.clone()}</td><td class="host">{p.destination.clone()}</td>
-                                    <td>{p.protocol.clone()}</td><td class="num">{p.length}</td>
-                                    <td class="info">{p.info.clone()}</td>
-                                    <td>{p.by.iter().map(|b| b.short()).collect::<Vec<_>>().join(", ")}</td>
-                                    <td class="num">{p.incident.map_or_else(String::new, |r| format!("#{r}"))}</td>
-                                    {p.scores.iter().map(|s| view! { <td class="num">{score_text(*s)}</td> }).collect_view()}
-                                </tr>
-                            }
-                        }).collect_view())
-                    }}
-                </tbody>
-            </table>
-            </div>
-        </section>
+        <h2>{format!("Flagged packets ({} in all{})", thousands(view.flagged_total as u64),
+            if view.flagged_total > view.flagged.len() {
+                format!(", the first {} listed here; the CSV download has them all", thousands(view.flagged.len() as u64))
+            } else { String::new() })}</h2>
+        {move || chosen.get().map(|r| view! {
+            <p class="chosen-note" data-testid="chosen-incident" data-rank=r.to_string()>
+                {format!("Showing the packets of incident #{r}. ")}
+                <button class="secondary" on:click=move |_| set_chosen.set(None)>"Show every flagged packet"</button>
+            </p>
+        })}
+        <div class="table-tools">
+            <label>"Model "
+                <select data-testid="flagged-filter" on:change=move |ev| { set_filter.set(DetectorId::from_name(&event_target_value(&ev))); page.set(0); }>
+                    <option value="all">"all"</option>
+                    {names.iter().map(|n| view! { <option value=n.name()>{n.label()}</option> }).collect_view()}
+                </select>
+            </label>
+            <label><input type="checkbox" on:change=move |ev| set_by_score.set(event_target_checked(&ev)) />" sort by score"</label>
+            <button class="secondary" on:click=move |_| page.update(|p| *p = p.saturating_sub(1))>"‹"</button>
+            <span>{move || format!("page {} of {}", page.get() + 1, pages())}</span>
+            <button class="secondary" on:click=move |_| page.update(|p| if *p + 1 < pages() { *p += 1 })>"›"</button>
+        </div>
+        <div class="table-wrap">
+        <table class="flagged" data-testid="flagged-table">
+            <thead><tr>
+                <th class="num">"No."</th><th class="num">"Time"</th><th>"Source"</th><th>"Destination"</th>
+                <th>"Protocol"</th><th class="num">"Length"</th><th>"Info"</th><th>"Flagged by"</th><th class="num">"Incident"</th>
+                {names.iter().map(|n| view! { <th class="num">{format!("{} score", n.short())}</th> }).collect_view()}
+            </tr></thead>
+            <tbody>
+                {move || {
+                    let v = table_view.clone();
+                    rows.with(|r| r.iter().skip(page.get() * PAGE).take(PAGE).map(|&i| {
+                        let p = &v.flagged[i];
+                        view! {
+                            <tr>
+                                <td class="num">{p.no}</td><td class="num">{format!("{:.6}", p.time)}</td>
+                                <td class="host">{p.source.clone()}</td><td class="host">{p.destination.clone()}</td>
+                                <td>{p.protocol.clone()}</td><td class="num">{p.length}</td>
+                                <td class="info">{p.info.clone()}</td>
+                                <td>{p.by.iter().map(|b| b.short()).collect::<Vec<_>>().join(", ")}</td>
+                                <td class="num">{p.incident.map_or_else(String::new, |r| format!("#{r}"))}</td>
+                                {p.scores.iter().map(|s| view! { <td class="num">{score_text(*s)}</td> }).collect_view()}
+                            </tr>
+                        }
+                    }).collect_view())
+                }}
+            </tbody>
+        </table>
+        </div>
     }
 }
 
