@@ -3,7 +3,7 @@
 //! module) and pcap/pcapng capture files ([`pcap`], chosen by the file's magic number, whatever
 //! its name).
 //!
-//! The CSV reader owns: text decoding (UTF-8 with or without BOM, Windows-1252 fallback), delimiter
+//! The CSV reader (`csv_reader`) owns: text decoding (UTF-8 with or without BOM, Windows-1252 fallback), delimiter
 //! sniffing, mapping columns by header name (with aliases), RFC 4180 quoting, unquoted Info with
 //! commas, absolute date-time Time columns, and keeping every problem as a [`Warning`] with its
 //! line number. Rows that cannot be read are skipped, counted and reported, never guessed.
@@ -12,6 +12,7 @@
 //! packets fit in well under the size of the file they came from.
 
 mod columns;
+mod csv_reader;
 mod interner;
 pub mod pcap;
 mod time;
@@ -189,142 +190,11 @@ pub fn parse_with_progress(
     if let Some(container) = pcap::Container::detect(bytes) {
         return pcap::parse(bytes, container, progress);
     }
-    let mut capture = Capture::default();
-    let (text, encoding) = decode(bytes, &mut capture);
-    let text = text.as_ref();
-    if text.trim().is_empty() {
-        return Err(ParseError::Empty);
-    }
-
-    let header_end = text.find('\n').unwrap_or(text.len());
-    let header_line = text[..header_end].trim_end_matches('\r');
-    if header_line.trim().is_empty() {
-        return Err(ParseError::NoHeader);
-    }
-    let (delimiter, header) = sniff_header(header_line)?;
-    let map = ColumnMap::from_header(&header)?;
-
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(true)
-        .flexible(true)
-        .from_reader(text.as_bytes());
-
-    let expected = header.len();
-    let total = text.len().max(1) as f64;
-    let ends_with_newline = text.ends_with('\n');
-    let mut time_parser = time::TimeParser::default();
-    let mut record = csv::StringRecord::new();
-    let mut info_buf = String::new();
-    let mut rows: u64 = 0;
-    let capacity_guess = text.len() / 120;
-    capture.reserve(capacity_guess);
-    capture.info_text.reserve(text.len() / 2);
-
-    loop {
-        let read = reader.read_record(&mut record);
-        let line = record.position().map_or(0, |p| p.line());
-        match read {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                let line = e.position().map_or(line, |p| p.line());
-                return Err(ParseError::Csv { line, message: e.to_string() });
-            }
-        }
-        rows += 1;
-        if rows.is_multiple_of(16_384) {
-            let done = record.position().map_or(0, |p| p.byte()) as f64 / total;
-            if progress(done.min(1.0)).is_break() {
-                return Err(ParseError::Cancelled);
-            }
-        }
-        if record.len() == 1 && record.get(0).is_some_and(|f| f.trim().is_empty()) {
-            continue; // blank line
-        }
-        if record.len() < expected {
-            let is_last = reader.is_done() || at_end(&reader, text.len());
-            if is_last && !ends_with_newline {
-                capture.skip(
-                    line,
-                    format!(
-                        "line {line}: truncated last line ({} of {expected} fields; the export \
-                         was cut off)",
-                        record.len()
-                    ),
-                );
-            } else {
-                capture.skip(line, format!("line {line}: {} fields, expected {expected}", record.len()));
-            }
-            continue;
-        }
-        let info: &str = if record.len() > expected {
-            if !map.info_is_last(expected) {
-                return Err(ParseError::AmbiguousRow { line, found: record.len(), expected });
-            }
-            let Some(info_idx) = map.index(Column::Info) else {
-                return Err(ParseError::AmbiguousRow { line, found: record.len(), expected });
-            };
-            info_buf.clear();
-            for (k, field) in record.iter().skip(info_idx).enumerate() {
-                if k > 0 {
-                    info_buf.push(delimiter as char);
-                }
-                info_buf.push_str(field);
-            }
-            &info_buf
-        } else {
-            map.index(Column::Info).and_then(|i| record.get(i)).unwrap_or("")
-        };
-        let field = |c: Column| map.index(c).and_then(|i| record.get(i)).unwrap_or("");
-
-        let no_text = field(Column::No).trim();
-        let Ok(no) = no_text.parse::<u64>() else {
-            capture.skip(line, bad_value(line, &map, Column::No, no_text, "a packet number"));
-            continue;
-        };
-        let time_text = field(Column::Time).trim();
-        let time = match time_parser.parse(time_text) {
-            Ok(t) => t,
-            Err(expected_what) => {
-                capture.skip(line, bad_value(line, &map, Column::Time, time_text, expected_what));
-                continue;
-            }
-        };
-        let length_text = field(Column::Length).trim();
-        let Ok(length) = length_text.parse::<u32>() else {
-            capture
-                .skip(line, bad_value(line, &map, Column::Length, length_text, "a packet length in bytes"));
-            continue;
-        };
-        let source = capture.hosts.intern(field(Column::Source));
-        let destination = capture.hosts.intern(field(Column::Destination));
-        let protocol = capture.protocols.intern(field(Column::Protocol));
-        let start = capture.info_text.len() as u32;
-        capture.info_text.push_str(info);
-        let end = capture.info_text.len() as u32;
-
-        capture.no.push(no);
-        capture.time.push(time);
-        capture.source.push(source);
-        capture.destination.push(destination);
-        capture.protocol.push(protocol);
-        capture.length.push(length);
-        capture.info_span.push((start, end));
-    }
-    capture.format = Some(FormatInfo {
-        delimiter: delimiter as char,
-        encoding: encoding.to_string(),
-        absolute_time: time_parser.is_absolute(),
-        time_origin: time_parser.origin_text(),
-        columns: header.iter().map(|s| s.to_string()).collect(),
-    });
-    capture.shrink();
-    Ok(capture)
+    csv_reader::parse(bytes, progress)
 }
 
 impl Capture {
-    fn reserve(&mut self, n: usize) {
+    pub(crate) fn reserve(&mut self, n: usize) {
         self.no.reserve(n);
         self.time.reserve(n);
         self.source.reserve(n);
@@ -334,7 +204,7 @@ impl Capture {
         self.info_span.reserve(n);
     }
 
-    fn shrink(&mut self) {
+    pub(crate) fn shrink(&mut self) {
         self.no.shrink_to_fit();
         self.time.shrink_to_fit();
         self.source.shrink_to_fit();
@@ -343,69 +213,6 @@ impl Capture {
         self.length.shrink_to_fit();
         self.info_span.shrink_to_fit();
         self.info_text.shrink_to_fit();
-    }
-}
-
-fn at_end(reader: &csv::Reader<&[u8]>, len: usize) -> bool {
-    reader.position().byte() as usize >= len
-}
-
-fn bad_value(line: u64, map: &ColumnMap, column: Column, text: &str, what: &str) -> String {
-    let (col_no, name) = map.describe(column);
-    format!("line {line}, column {col_no} ({name}): {text:?} is not {what}")
-}
-
-/// Decodes the file: UTF-8 (BOM stripped) when valid, else Windows-1252 with a warning naming
-/// the first line that is not UTF-8.
-fn decode<'a>(bytes: &'a [u8], capture: &mut Capture) -> (std::borrow::Cow<'a, str>, &'static str) {
-    let (body, bom) = match bytes.strip_prefix(&[0xef, 0xbb, 0xbf]) {
-        Some(rest) => (rest, true),
-        None => (bytes, false),
-    };
-    match std::str::from_utf8(body) {
-        Ok(s) => (s.into(), if bom { "utf-8 with BOM" } else { "utf-8" }),
-        Err(e) => {
-            let line = 1 + body[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() as u64;
-            let (text, _, _) = encoding_rs::WINDOWS_1252.decode(body);
-            capture.warn(
-                line,
-                format!(
-                    "line {line}: the file is not valid UTF-8; decoded it as Windows-1252 \
-                     (Latin-1): check accented text in Info"
-                ),
-            );
-            (text.into_owned().into(), "windows-1252")
-        }
-    }
-}
-
-/// Picks the delimiter (comma, semicolon or tab) under which the header names the columns we
-/// need, and returns it with the header's fields.
-fn sniff_header(header_line: &str) -> Result<(u8, Vec<String>), ParseError> {
-    let mut best: Option<(usize, u8, Vec<String>)> = None;
-    // Only the separators the line holds (a CSV reader is costly to build); comma if none.
-    let present: Vec<u8> =
-        [b',', b';', b'\t'].into_iter().filter(|d| header_line.as_bytes().contains(d)).collect();
-    let candidates = if present.is_empty() { vec![b','] } else { present };
-    for delimiter in candidates {
-        let mut reader = csv::ReaderBuilder::new()
-            .delimiter(delimiter)
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(header_line.as_bytes());
-        let mut record = csv::StringRecord::new();
-        if !matches!(reader.read_record(&mut record), Ok(true)) {
-            continue;
-        }
-        let fields: Vec<String> = record.iter().map(|s| s.to_string()).collect();
-        let recognised = ColumnMap::recognised(&fields);
-        if best.as_ref().is_none_or(|(n, _, _)| recognised > *n) {
-            best = Some((recognised, delimiter, fields));
-        }
-    }
-    match best {
-        Some((_, delimiter, fields)) => Ok((delimiter, fields)),
-        None => Err(ParseError::NoHeader),
     }
 }
 
