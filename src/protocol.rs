@@ -12,10 +12,11 @@ use crate::capture::Warning;
 use crate::detect::autoencoder::{BackendNote, Preference};
 use crate::pipeline::{EngineThresholds, Params, Stage};
 use crate::report::ResultsView;
+use crate::session::{Contents, Export};
 use crate::stats::Overview;
 
 /// Bumped when a message changes shape; page and worker must agree.
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ToWorker {
@@ -28,9 +29,9 @@ pub enum ToWorker {
     /// Ground truth for `job`'s capture: a `NAME.labels.csv` and, optionally, its
     /// `NAME.stats.json` attack table. Every `Results` after it carries the evaluation.
     Labels { job: u64, labels: String, stats: Option<String> },
-    /// The flagged packets of `job` (or one incident's, by rank) as a pcapng; answered by
-    /// `Pcap` (pcap/pcapng inputs only).
-    ExportPcap { job: u64, incident: Option<usize> },
+    /// A file made from `job`'s analysis at its current thresholds; answered by `Exported`
+    /// (or `Rejected`: a pcapng of a CSV input).
+    Export { job: u64, file: Export },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,27 +63,17 @@ pub enum FromWorker {
         epochs: usize,
         loss: f64,
     },
-    /// The detectors' results: a view for the page, and for download every flagged packet as
-    /// CSV and the Markdown report. `Report` follows with the JSON report.
+    /// The detectors' results, as the page shows them (after an analysis, a `Recut` or
+    /// `Labels`). The downloads are made only when asked for (`Export`).
     Results {
         job: u64,
         view: Box<ResultsView>,
-        flagged_csv: String,
-        /// The Markdown report (capture text escaped).
-        markdown: String,
     },
-    /// The full report as JSON, after each `Results` (built after the view is posted, so the
-    /// page shows a new threshold's results without waiting for megabytes of scores).
-    Report {
+    /// The file asked for with `Export`.
+    Exported {
         job: u64,
-        report_json: String,
-    },
-    /// The pcapng asked for with `ExportPcap`.
-    Pcap {
-        job: u64,
-        /// The incident whose packets these are (`None`: every flagged packet).
-        incident: Option<usize>,
-        bytes: Vec<u8>,
+        file: Export,
+        contents: Contents,
     },
     /// A `Recut` or `Labels` request could not be done (a bad labels file, say); the analysis
     /// stands as it was.
@@ -117,8 +108,7 @@ impl FromWorker {
             | FromWorker::Backend { job, .. }
             | FromWorker::Epoch { job, .. }
             | FromWorker::Results { job, .. }
-            | FromWorker::Report { job, .. }
-            | FromWorker::Pcap { job, .. }
+            | FromWorker::Exported { job, .. }
             | FromWorker::Done { job, .. }
             | FromWorker::Rejected { job, .. }
             | FromWorker::Failed { job, .. }
@@ -168,7 +158,12 @@ mod tests {
                 },
             },
             FromWorker::Epoch { job: 3, epoch: 2, epochs: 20, loss: 0.004 },
-            FromWorker::Report { job: 3, report_json: "{}".into() },
+            FromWorker::Exported { job: 3, file: Export::Markdown, contents: Contents::Text("# x".into()) },
+            FromWorker::Exported {
+                job: 3,
+                file: Export::Pcap { incident: Some(2) },
+                contents: Contents::Bytes(vec![0x0a, 0x0d, 0x0d, 0x0a]),
+            },
             FromWorker::Rejected {
                 job: 3,
                 error: ErrorReport { message: "labels of another capture".into() },
@@ -197,6 +192,8 @@ mod tests {
                 engines: [(crate::detect::DetectorId::Iforest, 1.0)].into_iter().collect(),
             },
             ToWorker::Labels { job: 2, labels: "No.,label,attack\n".into(), stats: None },
+            ToWorker::Export { job: 2, file: Export::Pcap { incident: None } },
+            ToWorker::Export { job: 2, file: Export::FlaggedCsv },
         ] {
             let back: ToWorker = serde_json::from_str(&serde_json::to_string(&to).expect("ser")).expect("de");
             assert_eq!(back, to);

@@ -6,6 +6,8 @@
 
 use std::collections::BTreeSet;
 
+use serde::{Deserialize, Serialize};
+
 use crate::assess::{AttackWindow, Evaluation, attack_windows, evaluate};
 use crate::capture::Capture;
 use crate::evaluate::Labels;
@@ -19,13 +21,47 @@ struct Truth {
     windows: Option<Vec<AttackWindow>>,
 }
 
-/// What the page shows and offers for download at the current thresholds (the JSON report,
-/// megabytes for a large capture, comes separately: [`Session::report_json`]).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Results {
-    pub view: ResultsView,
-    pub flagged_csv: String,
-    pub markdown: String,
+/// A file made from the session at its current thresholds, when the person asks for it (so
+/// moving the slider builds none of them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Export {
+    /// The full report as JSON (the CLI's `--json`).
+    Report,
+    /// Every flagged packet as CSV, formula-safe.
+    FlaggedCsv,
+    /// The Markdown report (capture text escaped).
+    Markdown,
+    /// The flagged packets, or one incident's (by rank), as pcapng (pcap/pcapng inputs only).
+    Pcap { incident: Option<usize> },
+}
+
+impl Export {
+    /// The downloaded file's name.
+    pub fn file_name(self) -> String {
+        match self {
+            Export::Report => "netsieve-report.json".into(),
+            Export::FlaggedCsv => "netsieve-flagged.csv".into(),
+            Export::Markdown => "netsieve-report.md".into(),
+            Export::Pcap { incident: Some(rank) } => format!("netsieve-incident-{rank}.pcapng"),
+            Export::Pcap { incident: None } => "netsieve-flagged.pcapng".into(),
+        }
+    }
+
+    pub fn mime(self) -> &'static str {
+        match self {
+            Export::Report => "application/json",
+            Export::FlaggedCsv => "text/csv",
+            Export::Markdown => "text/markdown",
+            Export::Pcap { .. } => "application/vnd.tcpdump.pcap",
+        }
+    }
+}
+
+/// An export's contents: text, or a capture file's bytes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Contents {
+    Text(String),
+    Bytes(Vec<u8>),
 }
 
 /// A finished analysis.
@@ -96,7 +132,7 @@ impl Session {
     }
 
     /// The flagged packets (or one incident's) as a pcapng, when the input was a capture file.
-    pub fn pcapng(&self, incident: Option<usize>) -> Result<Vec<u8>, SessionError> {
+    fn pcapng(&self, incident: Option<usize>) -> Result<Vec<u8>, SessionError> {
         let source = self.source.as_ref().ok_or(SessionError::NotACaptureFile)?;
         let keep = Session::selection(&self.report, incident)?;
         crate::capture::pcap::export_pcapng(source, &keep).map_err(|e| SessionError::Export(e.to_string()))
@@ -104,6 +140,10 @@ impl Session {
 
     pub fn report(&self) -> &Report {
         &self.report
+    }
+
+    pub fn capture(&self) -> &Capture {
+        &self.capture
     }
 
     pub fn params(&self) -> &Params {
@@ -152,22 +192,25 @@ impl Session {
         Some(evaluate(&self.report, &self.capture, &t.labels, t.windows.as_deref()))
     }
 
-    /// The page's view (the first `limit` flagged packets), every flagged packet as CSV and
-    /// the Markdown report, all at the current thresholds.
-    pub fn results(&self, limit: usize) -> Result<Results, SessionError> {
-        let (mut view, flagged_csv) = self
-            .report
-            .view_and_csv(&self.capture, limit)
-            .map_err(|e| SessionError::Export(e.to_string()))?;
+    /// The page's view (the first `limit` flagged packets) at the current thresholds.
+    pub fn results(&self, limit: usize) -> ResultsView {
+        let mut view = self.report.view(&self.capture, limit);
         view.evaluation = self.evaluation();
         view.pcap_export = self.source.is_some();
-        let markdown = crate::markdown::markdown(&self.report);
-        Ok(Results { view, flagged_csv, markdown })
+        view
     }
 
-    /// The report as JSON (the CLI's `--json` format), at the current thresholds.
-    pub fn report_json(&self) -> Result<String, SessionError> {
-        serde_json::to_string(&self.report).map_err(|e| SessionError::Export(e.to_string()))
+    /// `file`, made at the current thresholds.
+    pub fn export(&self, file: Export) -> Result<Contents, SessionError> {
+        let failed = |e: &dyn std::fmt::Display| SessionError::Export(e.to_string());
+        Ok(match file {
+            Export::Report => Contents::Text(serde_json::to_string(&self.report).map_err(|e| failed(&e))?),
+            Export::FlaggedCsv => {
+                Contents::Text(self.report.flagged_csv(&self.capture).map_err(|e| failed(&e))?)
+            }
+            Export::Markdown => Contents::Text(crate::markdown::markdown(&self.report)),
+            Export::Pcap { incident } => Contents::Bytes(self.pcapng(incident)?),
+        })
     }
 }
 
@@ -218,14 +261,9 @@ mod tests {
                 }))
                 .collect();
             s.set_labels(labels.as_bytes(), None).expect("labels");
-            let r = s.results(5000).expect("results");
-            assert!(r.view.evaluation.is_some());
-            let m = crate::protocol::FromWorker::Results {
-                job: 4,
-                view: Box::new(r.view),
-                flagged_csv: r.flagged_csv,
-                markdown: r.markdown,
-            };
+            let view = s.results(5000);
+            assert!(view.evaluation.is_some());
+            let m = crate::protocol::FromWorker::Results { job: 4, view: Box::new(view) };
             let json = serde_json::to_string(&m).expect("serialises");
             let back: crate::protocol::FromWorker = serde_json::from_str(&json).unwrap_or_else(|e| {
                 panic!("{e}: {}", &json[e.column().saturating_sub(300)..e.column() + 20])
@@ -262,7 +300,7 @@ mod tests {
         assert_eq!(strip(s.report()), strip(fresh.report()));
         assert!(s.report().detectors[&DetectorId::Combined].count > before, "a lower threshold flags more");
         assert_eq!(s.report().detectors[&DetectorId::Combined].threshold, 1.0);
-        let md = s.results(10).expect("results").markdown;
+        let Ok(Contents::Text(md)) = s.export(Export::Markdown) else { panic!("a Markdown report") };
         assert!(
             md.contains("with a combined score of at least 1.\n"),
             "the Markdown says the threshold in use"
@@ -285,7 +323,7 @@ mod tests {
     #[test]
     fn only_a_capture_file_exports_pcapng() {
         let s = session(&sample(), Params::context(42));
-        assert_eq!(s.pcapng(None), Err(SessionError::NotACaptureFile));
+        assert_eq!(s.export(Export::Pcap { incident: None }), Err(SessionError::NotACaptureFile));
         assert!(matches!(Session::selection(s.report(), Some(99)), Err(SessionError::NoIncident(99))));
     }
 
@@ -306,7 +344,7 @@ mod tests {
             labels.push_str(&format!("{i},{},{}\n", u8::from(attack), if attack { "syn_scan" } else { "" }));
         }
         s.set_labels(labels.as_bytes(), None).expect("labels");
-        let e = s.results(10).expect("results").view.evaluation.expect("evaluated");
+        let e = s.results(10).evaluation.expect("evaluated");
         assert_eq!(e.instances.len(), 1);
         s.recut(0.0, EngineThresholds::default()).expect("recuts");
         let all = s.evaluation().expect("evaluated");

@@ -132,15 +132,11 @@ async fn handle(scope: DedicatedWorkerGlobalScope, data: JsValue) {
                     s
                 }) {
                     None => done(job, started),
-                    Some(session) => match results(job, &session) {
-                        Ok(results) => {
-                            post(&scope, &results);
-                            post_report(&scope, job, &session);
-                            SESSION.set(Some((job, session)));
-                            done(job, started)
-                        }
-                        Err(error) => FromWorker::Failed { job, error },
-                    },
+                    Some(session) => {
+                        post(&scope, &results(job, &session));
+                        SESSION.set(Some((job, session)));
+                        done(job, started)
+                    }
                 },
                 Err(e) => FromWorker::Failed { job, error: e.into() },
             };
@@ -150,11 +146,11 @@ async fn handle(scope: DedicatedWorkerGlobalScope, data: JsValue) {
         ToWorker::Recut { job, threshold, engines } => {
             with_session(&scope, job, |s| s.recut(threshold, engines).map_err(ErrorReport::from));
         }
-        ToWorker::ExportPcap { job, incident } => {
+        ToWorker::Export { job, file } => {
             let answer = SESSION.with_borrow(|current| {
                 let (_, session) = current.as_ref().filter(|(j, _)| *j == job)?;
-                Some(match session.pcapng(incident) {
-                    Ok(bytes) => FromWorker::Pcap { job, incident, bytes },
+                Some(match session.export(file) {
+                    Ok(contents) => FromWorker::Exported { job, file, contents },
                     Err(e) => FromWorker::Rejected { job, error: e.into() },
                 })
             });
@@ -182,29 +178,16 @@ fn with_session(
 ) {
     SESSION.with_borrow_mut(|current| {
         let Some((_, session)) = current.as_mut().filter(|(j, _)| *j == job) else { return };
-        match change(session).and_then(|()| results(job, session)) {
-            Ok(r) => {
-                post(scope, &r);
-                post_report(scope, job, session);
-            }
+        match change(session) {
+            Ok(()) => post(scope, &results(job, session)),
             Err(error) => post(scope, &FromWorker::Rejected { job, error }),
         }
     });
 }
 
-/// Posts the session's JSON report (after its view, which the page shows first).
-fn post_report(scope: &DedicatedWorkerGlobalScope, job: u64, session: &Session) {
-    match session.report_json() {
-        Ok(report_json) => post(scope, &FromWorker::Report { job, report_json }),
-        Err(e) => post(scope, &FromWorker::Rejected { job, error: e.into() }),
-    }
-}
-
-/// The `Results` message of a session: the page's view, every flagged packet as CSV and the
-/// Markdown report.
-fn results(job: u64, session: &Session) -> Result<FromWorker, ErrorReport> {
-    let r = session.results(FLAGGED_ROWS)?;
-    Ok(FromWorker::Results { job, view: Box::new(r.view), flagged_csv: r.flagged_csv, markdown: r.markdown })
+/// The `Results` message of a session: the page's view.
+fn results(job: u64, session: &Session) -> FromWorker {
+    FromWorker::Results { job, view: Box::new(session.results(FLAGGED_ROWS)) }
 }
 
 /// Size of this worker's wasm linear memory.

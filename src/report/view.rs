@@ -184,28 +184,23 @@ impl Report {
     }
 
     /// The page's view of this report over its capture, listing the first `limit` flagged
-    /// packets, and every flagged packet as CSV (see [`flagged_csv`]), in one pass.
-    pub fn view_and_csv(
-        &self,
-        capture: &crate::capture::Capture,
-        limit: usize,
-    ) -> Result<(ResultsView, String), csv::Error> {
+    /// packets.
+    pub fn view(&self, capture: &crate::capture::Capture, limit: usize) -> ResultsView {
         let index = self.row_index();
         let (flagged_total, rows) = self.flagged_packets(capture, &index);
-        let names: Vec<DetectorId> = self.detectors.keys().copied().collect();
-        let mut flagged = Vec::with_capacity(limit.min(flagged_total));
-        let csv = flagged_csv(
-            &names,
-            rows.inspect(|p| {
-                if flagged.len() < limit {
-                    flagged.push(p.clone());
-                }
-            }),
-        )?;
-        Ok((self.view(capture, &index, flagged, flagged_total), csv))
+        let flagged = rows.take(limit).collect();
+        self.view_with(capture, &index, flagged, flagged_total)
     }
 
-    fn view(
+    /// Every flagged packet as CSV (see [`flagged_csv`]).
+    pub fn flagged_csv(&self, capture: &crate::capture::Capture) -> Result<String, csv::Error> {
+        let index = self.row_index();
+        let (_, rows) = self.flagged_packets(capture, &index);
+        let names: Vec<DetectorId> = self.detectors.keys().copied().collect();
+        flagged_csv(&names, rows)
+    }
+
+    fn view_with(
         &self,
         capture: &crate::capture::Capture,
         index: &RowIndex,

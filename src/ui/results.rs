@@ -8,13 +8,14 @@ use leptos::prelude::*;
 
 use super::charts::ChartCanvas;
 use super::use_analysis::{Phase, UseAnalysis};
-use crate::browser::{copy_text, download};
+use crate::browser::copy_text;
 use crate::chart;
 use crate::detect::autoencoder::Preference;
 use crate::format::thousands;
 use crate::incidents::Incident;
 use crate::pipeline::{EngineThresholds, Params, Preset};
 use crate::report::{DetectorId, DetectorSummary, ResultsView};
+use crate::session::Export;
 
 const W: f64 = 540.0;
 const H: f64 = 240.0;
@@ -367,7 +368,7 @@ fn Results(view: Arc<ResultsView>, analysis: UseAnalysis) -> impl IntoView {
         <section class="results" data-testid="results" data-preset=view.preset.name()>
             {(view.preset == Preset::Context).then(|| view! {
                 <Incidents incidents=view.incidents.clone() chosen=chosen pcap=view.pcap_export
-                    on_pcap=move |r: usize| analysis.export_pcap(Some(r))
+                    on_pcap=move |r: usize| analysis.export(Export::Pcap { incident: Some(r) })
                     on_choose=move |r: usize| { set_chosen.update(|c| *c = if *c == Some(r) { None } else { Some(r) }); page.set(0); } />
             })}
             <Models view=view.clone() />
@@ -429,28 +430,13 @@ fn Models(view: Arc<ResultsView>) -> impl IntoView {
 /// The exports: the report (JSON, Markdown), the flagged packets (CSV, and pcapng for a pcap).
 #[component]
 fn Downloads(analysis: UseAnalysis, pcap: bool) -> impl IntoView {
-    let download_json = move |_| {
-        if let Some(json) = analysis.downloads().and_then(|d| d.report_json) {
-            download("netsieve-report.json", "application/json", &json);
-        }
-    };
-    let download_flagged = move |_| {
-        if let Some(d) = analysis.downloads() {
-            download("netsieve-flagged.csv", "text/csv", &d.flagged_csv);
-        }
-    };
-    let download_markdown = move |_| {
-        if let Some(d) = analysis.downloads() {
-            download("netsieve-report.md", "text/markdown", &d.markdown);
-        }
-    };
     view! {
         <div class="downloads">
-            <button data-testid="download-report" disabled=move || !analysis.report_ready.get() on:click=download_json>"Download the report (JSON)"</button>
-            <button class="secondary" data-testid="download-csv" on:click=download_flagged>"Download flagged packets (CSV)"</button>
-            <button class="secondary" data-testid="download-markdown" on:click=download_markdown>"Download the report (Markdown)"</button>
+            <button data-testid="download-report" on:click=move |_| analysis.export(Export::Report)>"Download the report (JSON)"</button>
+            <button class="secondary" data-testid="download-csv" on:click=move |_| analysis.export(Export::FlaggedCsv)>"Download flagged packets (CSV)"</button>
+            <button class="secondary" data-testid="download-markdown" on:click=move |_| analysis.export(Export::Markdown)>"Download the report (Markdown)"</button>
             {pcap.then(|| view! {
-                <button class="secondary" data-testid="download-pcap" on:click=move |_| analysis.export_pcap(None)>"Download flagged packets (pcapng)"</button>
+                <button class="secondary" data-testid="download-pcap" on:click=move |_| analysis.export(Export::Pcap { incident: None })>"Download flagged packets (pcapng)"</button>
             })}
         </div>
     }

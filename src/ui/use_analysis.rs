@@ -13,6 +13,7 @@ use crate::detect::autoencoder::{BackendNote, Preference};
 use crate::pipeline::{EngineThresholds, Params, Stage};
 use crate::protocol::{FromWorker, PROTOCOL_VERSION, ToWorker};
 use crate::report::ResultsView;
+use crate::session::{Contents, Export};
 use crate::stats::Overview;
 
 /// Where an analysis stands; shown as `data-phase` on `[data-testid="analysis"]`.
@@ -43,15 +44,6 @@ pub struct Warnings {
     pub skipped_rows: usize,
 }
 
-/// The files an analysis offers for download.
-#[derive(Debug, Clone)]
-pub struct Downloads {
-    /// `None` until the worker's `Report` message for these results arrives.
-    pub report_json: Option<Arc<str>>,
-    pub flagged_csv: Arc<str>,
-    pub markdown: Arc<str>,
-}
-
 /// What the hook gives components. `Copy`: pass it around freely.
 #[derive(Clone, Copy)]
 pub struct UseAnalysis {
@@ -78,11 +70,6 @@ pub struct UseAnalysis {
     pub rejected: ReadSignal<Option<String>>,
     /// Milliseconds from the last threshold change sent to its results shown.
     pub cut_ms: ReadSignal<Option<f64>>,
-    /// The JSON report of the current results has arrived (it follows the view).
-    pub report_ready: ReadSignal<bool>,
-    /// The full report as JSON and every flagged packet as CSV, for download (kept out of
-    /// signals: they can be megabytes).
-    downloads: StoredValue<Option<Downloads>>,
     inner: StoredValue<Inner, LocalStorage>,
     set: Setters,
 }
@@ -104,7 +91,6 @@ struct Setters {
     results: WriteSignal<Option<Arc<ResultsView>>>,
     rejected: WriteSignal<Option<String>>,
     cut_ms: WriteSignal<Option<f64>>,
-    report_ready: WriteSignal<bool>,
 }
 
 /// A request about the finished analysis (a new threshold, labels): at most one is with the
@@ -146,7 +132,6 @@ pub fn use_analysis() -> UseAnalysis {
     let (backend, set_backend) = signal(None);
     let (rejected, set_rejected) = signal(None);
     let (cut_ms, set_cut_ms) = signal(None);
-    let (report_ready, set_report_ready) = signal(false);
     let analysis = UseAnalysis {
         phase,
         progress,
@@ -163,8 +148,6 @@ pub fn use_analysis() -> UseAnalysis {
         results,
         rejected,
         cut_ms,
-        report_ready,
-        downloads: StoredValue::new(None),
         inner: StoredValue::new_local(Inner {
             client: None,
             kind: WorkerKind::Cpu,
@@ -189,7 +172,6 @@ pub fn use_analysis() -> UseAnalysis {
             results: set_results,
             rejected: set_rejected,
             cut_ms: set_cut_ms,
-            report_ready: set_report_ready,
         },
     };
     analysis.respawn(WorkerKind::Cpu);
@@ -197,11 +179,6 @@ pub fn use_analysis() -> UseAnalysis {
 }
 
 impl UseAnalysis {
-    /// The last analysis's report as JSON (the CLI's `--json` format) and flagged packets as CSV.
-    pub fn downloads(&self) -> Option<Downloads> {
-        self.downloads.get_value()
-    }
-
     /// Analyses a file's bytes with `params`, the autoencoder on `backend` (the buffer is
     /// transferred to the worker). Unless `backend` is the CPU, a browser with a WebGPU adapter
     /// gets the worker build with WebGPU in it.
@@ -224,8 +201,6 @@ impl UseAnalysis {
         self.set.results.set(None);
         self.set.rejected.set(None);
         self.set.cut_ms.set(None);
-        self.set.report_ready.set(false);
-        self.downloads.set_value(None);
         self.inner.update_value(|i| i.follow = Follow::default());
         self.set.runs.update(|n| *n += 1);
         self.set.phase.set(Phase::Running);
@@ -280,14 +255,14 @@ impl UseAnalysis {
         self.follow_up();
     }
 
-    /// Asks the worker for the flagged packets (or one incident's) as a pcapng; it is offered
-    /// for download when it comes.
-    pub fn export_pcap(&self, incident: Option<usize>) {
+    /// Asks the worker for `file` at the current thresholds; it is offered for download when it
+    /// comes (the worker makes the downloads only when asked, so the slider builds none).
+    pub fn export(&self, file: Export) {
         if self.phase.get_untracked() != Phase::Done {
             return;
         }
         let sent = self.inner.try_update_value(|i| {
-            let request = ToWorker::ExportPcap { job: i.job, incident };
+            let request = ToWorker::Export { job: i.job, file };
             match &i.client {
                 Some(c) => c.send(&request, &ArrayBuffer::new(0)),
                 None => Err("the analysis worker is gone: run the analysis again".to_string()),
@@ -298,7 +273,6 @@ impl UseAnalysis {
         }
     }
 
-    /// Sends the next waiting follow-up request once the analysis is done and none is out.
     fn follow_up(&self) {
         if self.phase.get_untracked() != Phase::Done {
             return;
@@ -438,28 +412,13 @@ impl UseAnalysis {
                 self.set.epoch.set(Some((epoch, epochs)));
                 self.set.losses.update(|l| l.push(loss));
             }
-            FromWorker::Pcap { incident, bytes, .. } => {
-                let name = match incident {
-                    Some(rank) => format!("netsieve-incident-{rank}.pcapng"),
-                    None => "netsieve-flagged.pcapng".to_string(),
-                };
-                crate::browser::download_bytes(&name, "application/vnd.tcpdump.pcap", &bytes);
-            }
-            FromWorker::Report { report_json, .. } => {
-                self.downloads.update_value(|d| {
-                    if let Some(d) = d {
-                        d.report_json = Some(Arc::from(report_json));
-                    }
-                });
-                self.set.report_ready.set(true);
-            }
-            FromWorker::Results { view, flagged_csv, markdown, .. } => {
-                self.set.report_ready.set(false);
-                self.downloads.set_value(Some(Downloads {
-                    report_json: None,
-                    flagged_csv: Arc::from(flagged_csv),
-                    markdown: Arc::from(markdown),
-                }));
+            FromWorker::Exported { file, contents, .. } => match contents {
+                Contents::Text(text) => crate::browser::download(&file.file_name(), file.mime(), &text),
+                Contents::Bytes(bytes) => {
+                    crate::browser::download_bytes(&file.file_name(), file.mime(), &bytes)
+                }
+            },
+            FromWorker::Results { view, .. } => {
                 self.set.results.set(Some(Arc::from(view)));
                 self.followed();
             }
