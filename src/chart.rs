@@ -3,7 +3,7 @@
 //! painter only replays the list on a canvas. Transforms are named `screen_from_data`.
 
 use crate::format::{compact, thousands};
-use crate::report::Scatter;
+use crate::report::{Activity, Scatter};
 use crate::stats::{Histogram, TrafficSeries, nice_step};
 
 /// An RGB colour as CSS understands it.
@@ -16,6 +16,8 @@ pub const GRID: Color = Color("#e3e8ee");
 pub const ACCENT: Color = Color("#2f6fde");
 pub const ACCENT_2: Color = Color("#14a37f");
 pub const ALERT: Color = Color("#d92d20");
+/// A translucent band over a chart (an incident's span).
+pub const SPAN: Color = Color("rgba(217, 45, 32, 0.14)");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Align {
@@ -48,6 +50,16 @@ pub struct Chart {
     pub height: f64,
     pub shapes: Vec<Shape>,
     pub hover: Vec<HoverRegion>,
+    /// The data x axis of a chart over time or packet index, for [`mark_span`].
+    pub x_axis: Option<XAxis>,
+}
+
+/// Where a chart's data x axis lies: its mapping and the plot's top and bottom.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct XAxis {
+    pub x: Linear,
+    pub top: f64,
+    pub bottom: f64,
 }
 
 impl Chart {
@@ -260,6 +272,7 @@ pub fn scatter_chart(title: &str, s: &Scatter, height: f64) -> Chart {
     }
     let y = y_axis(&mut c, f64::from(s.max_length), left, right, top, bottom);
     let x = Linear { d0: 0.0, d1: s.rows as f64, s0: left, s1: right };
+    c.x_axis = Some(XAxis { x, top, bottom });
     let step = nice_step(s.rows as f64 / 8.0);
     let mut tv = 0.0;
     while tv <= s.rows as f64 {
@@ -305,6 +318,80 @@ pub fn scatter_chart(title: &str, s: &Scatter, height: f64) -> Chart {
         legend_x += 150.0;
     }
     c.text((left + right) / 2.0, height - PAD + 2.0, "packet index", Align::Center, MUTED, FONT - 1.0);
+    c
+}
+
+/// Marks `from..=to` (in the data units of the chart's x axis: seconds, packet index) as a
+/// translucent band at least 3 pixels wide, edged in red, with `label` above it and as its
+/// hover text. A chart without a data x axis is left as it is.
+pub fn mark_span(c: &mut Chart, from: f64, to: f64, label: &str) {
+    let Some(XAxis { x, top, bottom }) = c.x_axis else { return };
+    let (lo, hi) = (x.s0.min(x.s1), x.s0.max(x.s1));
+    let a = x.screen_from_data(from).clamp(lo, hi);
+    let b = x.screen_from_data(to).clamp(lo, hi);
+    let (mut l, mut r) = (a.min(b), a.max(b));
+    if r - l < 3.0 {
+        let mid = ((l + r) / 2.0).clamp(lo + 1.5, hi - 1.5);
+        (l, r) = (mid - 1.5, mid + 1.5);
+    }
+    c.rect(l, top, r - l, bottom - top, SPAN);
+    c.line(vec![(l, top), (l, bottom)], ALERT, 1.0);
+    c.line(vec![(r, top), (r, bottom)], ALERT, 1.0);
+    let (align, at) = if r + 120.0 < hi { (Align::Left, r + 4.0) } else { (Align::Right, l - 4.0) };
+    c.text(at, top + FONT, label, align, ALERT, FONT - 1.0);
+    // First, so the band's text wins over the bins' own hover labels.
+    c.hover.insert(0, HoverRegion { x: l, y: top, w: r - l, h: bottom - top, label: label.to_string() });
+}
+
+/// One host's packets over time as bars (grey), with an incident's packets in red over them:
+/// what is usual for the actor around what was flagged.
+pub fn activity_chart(title: &str, a: &Activity, width: f64, height: f64) -> Chart {
+    let mut c = Chart { width, height, ..Chart::default() };
+    let y_label = format!("packets per {} s", compact(a.interval_s));
+    let (left, right, top, bottom) = frame(&mut c, title, &y_label);
+    if a.host.is_empty() {
+        c.text(width / 2.0, height / 2.0, "no data", Align::Center, MUTED, FONT);
+        return c;
+    }
+    let max = a.host.iter().copied().max().unwrap_or(0) as f64;
+    let y = y_axis(&mut c, max.max(1.0), left, right, top, bottom);
+    let end = a.start + a.interval_s * a.host.len() as f64;
+    let x = Linear { d0: a.start, d1: end, s0: left, s1: right };
+    c.x_axis = Some(XAxis { x, top, bottom });
+    let step = nice_step((end - a.start) / 6.0);
+    let mut tv = (a.start / step).ceil() * step;
+    while tv <= end + 1e-9 {
+        c.text(x.screen_from_data(tv), bottom + FONT + 3.0, compact(tv), Align::Center, MUTED, FONT - 1.0);
+        tv += step;
+    }
+    let slot = (right - left) / a.host.len() as f64;
+    for (i, (&all, &flagged)) in a.host.iter().zip(&a.incident).enumerate() {
+        let x0 = left + slot * i as f64;
+        let w = (slot - 1.0).max(1.0);
+        if all > 0 {
+            let top_all = y.screen_from_data(all as f64);
+            c.rect(x0, top_all, w, bottom - top_all, Color("#9aa5b1"));
+        }
+        if flagged > 0 {
+            let top_f = y.screen_from_data(flagged as f64);
+            c.rect(x0, top_f, w, bottom - top_f, ALERT);
+        }
+        let t0 = a.start + a.interval_s * i as f64;
+        c.hover.push(HoverRegion {
+            x: x0,
+            y: top,
+            w: slot,
+            h: bottom - top,
+            label: format!(
+                "{}–{} s: {} packets of this host, {} in the incident",
+                compact(t0),
+                compact(t0 + a.interval_s),
+                thousands(u64::from(all)),
+                thousands(u64::from(flagged))
+            ),
+        });
+    }
+    c.text((left + right) / 2.0, height - PAD + 2.0, "time (s)", Align::Center, MUTED, FONT - 1.0);
     c
 }
 
@@ -363,6 +450,7 @@ pub fn traffic_chart(title: &str, s: &TrafficSeries, width: f64, height: f64) ->
     let y = y_axis(&mut c, max, left, right, top, bottom);
     let end = s.start + s.interval_s * s.packets.len() as f64;
     let x = Linear { d0: s.start, d1: end, s0: left, s1: right };
+    c.x_axis = Some(XAxis { x, top, bottom });
     let step = nice_step((end - s.start) / 6.0);
     let mut tv = (s.start / step).ceil() * step;
     while tv <= end + 1e-9 {
@@ -539,5 +627,68 @@ mod tests {
     fn empty_data_says_so() {
         let c = bar_chart("x", &[], "packets", 100.0, 100.0);
         assert!(c.shapes.iter().any(|s| matches!(s, Shape::Text { text, .. } if text == "no data")));
+    }
+
+    fn span_bands(c: &Chart) -> Vec<(f64, f64)> {
+        c.shapes
+            .iter()
+            .filter_map(|sh| match sh {
+                Shape::Rect { x, w, fill, .. } if *fill == SPAN => Some((*x, *w)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_span_marks_its_data_range_on_the_time_axis() {
+        let s = TrafficSeries { start: 0.0, interval_s: 10.0, packets: vec![1, 5, 2, 4], bytes: vec![0; 4] };
+        let mut c = traffic_chart("Traffic", &s, 440.0, 200.0);
+        let x = c.x_axis.expect("a time axis").x;
+        mark_span(&mut c, 10.0, 20.0, "incident #1");
+        let bands = span_bands(&c);
+        assert_eq!(bands.len(), 1);
+        let (l, w) = bands[0];
+        assert!(
+            (l - x.screen_from_data(10.0)).abs() < 1e-9 && (l + w - x.screen_from_data(20.0)).abs() < 1e-9
+        );
+        // Its label wins the hover over the interval under it.
+        let mid = l + w / 2.0;
+        assert_eq!(c.hit(mid, 100.0), Some("incident #1"));
+        // An instant is still visible; a span past the axis is clipped to it.
+        mark_span(&mut c, 15.0, 15.0, "x");
+        mark_span(&mut c, -50.0, 500.0, "y");
+        let bands = span_bands(&c);
+        assert!((bands[1].1 - 3.0).abs() < 1e-9);
+        assert!((bands[2].0 - x.s0).abs() < 1e-9 && (bands[2].0 + bands[2].1 - x.s1).abs() < 1e-9);
+        // A chart without a data x axis is left alone.
+        let mut bars = bar_chart("x", &[("a".into(), 1.0)], "packets", 100.0, 100.0);
+        let before = bars.clone();
+        mark_span(&mut bars, 0.0, 1.0, "z");
+        assert_eq!(bars, before);
+    }
+
+    #[test]
+    fn activity_draws_the_host_and_the_incident_in_each_bin() {
+        let a = Activity {
+            rank: 2,
+            rows: (5, 9),
+            start: 0.0,
+            interval_s: 1.0,
+            host: vec![4, 0, 6],
+            incident: vec![0, 0, 3],
+        };
+        let c = activity_chart("Activity", &a, 400.0, 180.0);
+        let fills = |f: Color| {
+            c.shapes.iter().filter(|sh| matches!(sh, Shape::Rect { fill, .. } if *fill == f)).count()
+        };
+        assert_eq!(fills(Color("#9aa5b1")), 2, "a grey bar for each bin with packets");
+        assert_eq!(fills(ALERT), 1, "a red bar for the bin with the incident's packets");
+        assert_eq!(c.hover.len(), 3);
+        assert!(
+            c.hover[2].label.contains("6 packets of this host, 3 in the incident"),
+            "{}",
+            c.hover[2].label
+        );
+        assert!(c.x_axis.is_some());
     }
 }

@@ -16,7 +16,8 @@ use crate::detect::Verdicts;
 
 pub use export::{flagged_csv, neutralise_formula};
 pub use view::{
-    DetectorSummary, FlaggedPacket, ResultsView, SCATTER_H, SCATTER_W, Scatter, log_score_histogram,
+    ACTIVITY_BINS, Activity, DetectorSummary, FlaggedPacket, ResultsView, SCATTER_H, SCATTER_W, Scatter,
+    log_score_histogram,
 };
 
 pub const SCHEMA: &str = "netsieve-report/1";

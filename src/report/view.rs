@@ -93,6 +93,78 @@ impl Scatter {
     }
 }
 
+/// Bins of an incident's actor's activity strip.
+pub const ACTIVITY_BINS: usize = 120;
+
+/// What the page draws for one incident: where it lies on the scatter, and its actor's
+/// packets over the whole capture with the incident's own packets among them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Activity {
+    /// The incident's rank.
+    pub rank: usize,
+    /// Row indices (the scatter's x) of its first and last packet.
+    pub rows: (u32, u32),
+    pub start: f64,
+    pub interval_s: f64,
+    /// Per bin, packets the actor sent or received (by any of its addresses).
+    pub host: Vec<u32>,
+    /// Per bin, the incident's packets.
+    pub incident: Vec<u32>,
+}
+
+impl Activity {
+    /// One per incident, in rank order, in one pass over the capture.
+    pub fn of(report: &Report, capture: &crate::capture::Capture, index: &RowIndex) -> Vec<Activity> {
+        let incidents = &report.incidents;
+        if incidents.is_empty() || capture.is_empty() {
+            return Vec::new();
+        }
+        let (t0, t1) =
+            capture.time.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &t| (a.min(t), b.max(t)));
+        let interval_s = ((t1 - t0) / ACTIVITY_BINS as f64).max(1e-6);
+        let bin = |t: f64| (((t - t0) / interval_s) as usize).min(ACTIVITY_BINS - 1);
+        // Which incidents each host is the actor of.
+        let mut actor_of: Vec<Vec<usize>> = vec![Vec::new(); capture.hosts.len()];
+        for (k, inc) in incidents.iter().enumerate() {
+            for id in inc.actor_addresses.iter().filter_map(|a| capture.hosts.get(a)) {
+                actor_of[id as usize].push(k);
+            }
+        }
+        let mut out: Vec<Activity> = incidents
+            .iter()
+            .map(|inc| {
+                let rows: Vec<u32> =
+                    inc.packets.iter().filter_map(|no| index.get(no).map(|&i| i as u32)).collect();
+                let mut incident = vec![0u32; ACTIVITY_BINS];
+                for &r in &rows {
+                    incident[bin(capture.time[r as usize])] += 1;
+                }
+                Activity {
+                    rank: inc.rank,
+                    rows: (rows.iter().copied().min().unwrap_or(0), rows.iter().copied().max().unwrap_or(0)),
+                    start: t0,
+                    interval_s,
+                    host: vec![0; ACTIVITY_BINS],
+                    incident,
+                }
+            })
+            .collect();
+        let mut seen: Vec<usize> = Vec::new();
+        for i in 0..capture.len() {
+            let (s, d) = (capture.source[i] as usize, capture.destination[i] as usize);
+            seen.clear();
+            seen.extend(&actor_of[s]);
+            seen.extend(&actor_of[d]);
+            seen.sort_unstable();
+            seen.dedup();
+            for &k in &seen {
+                out[k].host[bin(capture.time[i])] += 1;
+            }
+        }
+        out
+    }
+}
+
 /// What the page shows of a report: small enough to post to the main thread at once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResultsView {
@@ -113,6 +185,9 @@ pub struct ResultsView {
     /// The input was a pcap/pcapng: its flagged packets can be exported as pcapng.
     #[serde(default)]
     pub pcap_export: bool,
+    /// Per incident, in rank order: its span on the scatter and its actor's activity.
+    #[serde(default)]
+    pub activity: Vec<Activity>,
 }
 
 /// The scatter raster's size: the plot area of the page's chart, in CSS pixels.
@@ -140,7 +215,7 @@ pub fn log_score_histogram(scores: &[f64], bins: usize) -> crate::stats::Histogr
 }
 
 /// Row index of each packet number.
-type RowIndex = std::collections::HashMap<u64, usize>;
+pub type RowIndex = std::collections::HashMap<u64, usize>;
 
 impl Report {
     fn row_index(&self) -> RowIndex {
@@ -234,6 +309,7 @@ impl Report {
             scatter: Scatter::of(self, capture, index, SCATTER_W, SCATTER_H),
             evaluation: None,
             pcap_export: false,
+            activity: Activity::of(self, capture, index),
         }
     }
 }

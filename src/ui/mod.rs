@@ -118,6 +118,14 @@ pub fn App() -> impl IntoView {
         refused: RwSignal::new(None),
     };
     let analysis = ctx.analysis;
+    // The incident chosen in the list (by rank): its packets in the table, its span on the
+    // traffic chart and the scatter, its actor's activity strip. Kept while the slider moves.
+    let chosen = RwSignal::new(None::<usize>);
+    Effect::new(move |_| {
+        if analysis.phase.get() == Phase::Running {
+            chosen.set(None);
+        }
+    });
     view! {
         <header class="top">
             <h1>"Netsieve"</h1>
@@ -129,9 +137,9 @@ pub fn App() -> impl IntoView {
                 on_run=move || ctx.rerun() has_source=Signal::derive(move || analysis.runs.get() > 0) />
             <Status analysis=analysis />
             <Warnings analysis=analysis />
-            <OverviewPanel analysis=analysis />
+            <OverviewPanel analysis=analysis chosen=chosen />
             <results::Training analysis=analysis />
-            <results::ResultsPanel analysis=analysis params=ctx.params />
+            <results::ResultsPanel analysis=analysis params=ctx.params chosen=chosen />
         </main>
     }
 }
@@ -244,7 +252,7 @@ fn top_items(list: &[crate::stats::HostTraffic]) -> Vec<(String, f64)> {
 }
 
 #[component]
-fn OverviewPanel(analysis: UseAnalysis) -> impl IntoView {
+fn OverviewPanel(analysis: UseAnalysis, chosen: RwSignal<Option<usize>>) -> impl IntoView {
     let ov = analysis.overview;
     let chart = move |f: fn(&Overview) -> Chart| {
         Signal::derive(move || ov.with(|o| o.as_deref().map(f).unwrap_or_default()))
@@ -261,7 +269,20 @@ fn OverviewPanel(analysis: UseAnalysis) -> impl IntoView {
     });
     let lengths =
         chart(|o| chart::histogram_chart("Packet length", &o.length_histogram, "bytes", CHART_W, CHART_H));
-    let traffic = chart(|o| chart::traffic_chart("Traffic over time", &o.traffic, CHART_W, CHART_H));
+    let traffic = Signal::derive(move || {
+        let mut c = ov.with(|o| {
+            o.as_deref().map(|o| chart::traffic_chart("Traffic over time", &o.traffic, CHART_W, CHART_H))
+        });
+        let span = chosen.get().and_then(|rank| {
+            analysis.results.with(|r| {
+                r.as_ref()?.incidents.iter().find(|i| i.rank == rank).map(|i| (rank, i.start, i.end))
+            })
+        });
+        if let (Some(c), Some((rank, start, end))) = (c.as_mut(), span) {
+            chart::mark_span(c, start, end, &format!("incident #{rank}"));
+        }
+        c.unwrap_or_default()
+    });
     view! {
         <Show when=move || ov.with(Option::is_some)>
             {move || ov.get().map(|o: Arc<Overview>| view! {

@@ -14,7 +14,7 @@ use crate::detect::autoencoder::Preference;
 use crate::format::thousands;
 use crate::incidents::Incident;
 use crate::pipeline::{EngineThresholds, Params, Preset};
-use crate::report::{DetectorId, DetectorSummary, ResultsView};
+use crate::report::{Activity, DetectorId, DetectorSummary, ResultsView, SCATTER_W};
 use crate::session::Export;
 
 const W: f64 = 540.0;
@@ -182,14 +182,18 @@ pub fn Training(analysis: UseAnalysis) -> impl IntoView {
 /// The results, and above them the controls that stay put while the results change under
 /// them: the threshold sliders and the labelled evaluation.
 #[component]
-pub fn ResultsPanel(analysis: UseAnalysis, params: RwSignal<Params>) -> impl IntoView {
+pub fn ResultsPanel(
+    analysis: UseAnalysis,
+    params: RwSignal<Params>,
+    chosen: RwSignal<Option<usize>>,
+) -> impl IntoView {
     let context = move || analysis.results.with(|r| r.as_ref().is_some_and(|v| v.preset == Preset::Context));
     view! {
         <Show when=context>
             <Thresholds analysis=analysis params=params />
             <EvaluationPanel analysis=analysis />
         </Show>
-        {move || analysis.results.get().map(|r| view! { <Results view=r analysis=analysis /> })}
+        {move || analysis.results.get().map(|r| view! { <Results view=r analysis=analysis chosen=chosen /> })}
     }
 }
 
@@ -359,25 +363,38 @@ pub async fn read_labels(files: Vec<web_sys::File>) -> Result<Option<(String, Op
 }
 
 #[component]
-fn Results(view: Arc<ResultsView>, analysis: UseAnalysis) -> impl IntoView {
-    // The incident chosen in the list: the table shows its packets only.
-    let (chosen, set_chosen) = signal(None::<usize>);
+fn Results(view: Arc<ResultsView>, analysis: UseAnalysis, chosen: RwSignal<Option<usize>>) -> impl IntoView {
+    let (set_chosen, chosen_r) = (chosen.write_only(), chosen.read_only());
     let page = RwSignal::new(0usize);
     let table = view.clone();
+    let strip = view.clone();
+    let scatter = {
+        let base =
+            chart::scatter_chart("Length by packet index, flagged packets highlighted", &view.scatter, 320.0);
+        let view = view.clone();
+        Signal::derive(move || {
+            let mut c = base.clone();
+            if let Some(a) = chosen.get().and_then(|r| view.activity.iter().find(|a| a.rank == r)) {
+                let label = format!("incident #{}", a.rank);
+                chart::mark_span(&mut c, f64::from(a.rows.0), f64::from(a.rows.1) + 1.0, &label);
+            }
+            c
+        })
+    };
     view! {
         <section class="results" data-testid="results" data-preset=view.preset.name()>
             {(view.preset == Preset::Context).then(|| view! {
-                <Incidents incidents=view.incidents.clone() chosen=chosen pcap=view.pcap_export
+                <Incidents incidents=view.incidents.clone() chosen=chosen_r pcap=view.pcap_export
                     on_pcap=move |r: usize| analysis.export(Export::Pcap { incident: Some(r) })
                     on_choose=move |r: usize| { set_chosen.update(|c| *c = if *c == Some(r) { None } else { Some(r) }); page.set(0); } />
             })}
+            {move || chosen.get().and_then(|r| {
+                let a = strip.activity.iter().find(|a| a.rank == r)?.clone();
+                let actor = strip.incidents.iter().find(|i| i.rank == r)?.actor.clone();
+                Some(view! { <ActivityStrip activity=a actor=actor /> })
+            })}
             <Models view=view.clone() />
-            {
-                let sc = view.scatter.clone();
-                let c = chart::scatter_chart("Length by packet index, flagged packets highlighted", &sc, 320.0);
-                let c = Signal::derive(move || c.clone());
-                view! { <div class="wide-chart"><ChartCanvas chart=c testid="chart-scatter" /></div> }
-            }
+            <div class="wide-chart"><ChartCanvas chart=scatter testid="chart-scatter" /></div>
             <Downloads analysis=analysis pcap=view.pcap_export />
             <div class="charts">
                 {view.detectors.iter().map(|d| {
@@ -389,8 +406,37 @@ fn Results(view: Arc<ResultsView>, analysis: UseAnalysis) -> impl IntoView {
                     view! { <ChartCanvas chart=c testid="chart-scores" /> }
                 }).collect_view()}
             </div>
-            <FlaggedTable view=table chosen=chosen set_chosen=set_chosen page=page />
+            <FlaggedTable view=table chosen=chosen_r set_chosen=set_chosen page=page />
         </section>
+    }
+}
+
+/// The scatter chart's width (its raster plus the axis and padding): the strip lines up with it.
+const SCATTER_CHART_W: f64 = SCATTER_W as f64 + 64.0;
+
+/// The chosen incident's actor over the whole capture: every packet it sent or received, the
+/// incident's own in red, so a person sees what is usual for that host.
+#[component]
+fn ActivityStrip(activity: Activity, actor: String) -> impl IntoView {
+    let rank = activity.rank;
+    let title = format!("Activity of {actor}: all its packets (grey), incident #{rank}'s (red)");
+    let mut c = chart::activity_chart(&title, &activity, SCATTER_CHART_W, 180.0);
+    let t0 = activity.start;
+    let first = activity.incident.iter().position(|&n| n > 0).unwrap_or(0);
+    let last = activity.incident.iter().rposition(|&n| n > 0).unwrap_or(0);
+    chart::mark_span(
+        &mut c,
+        t0 + activity.interval_s * first as f64,
+        t0 + activity.interval_s * (last + 1) as f64,
+        &format!("incident #{rank}"),
+    );
+    let c = Signal::derive(move || c.clone());
+    let total = |bins: &[u32]| bins.iter().map(|&n| u64::from(n)).sum::<u64>().to_string();
+    let (host, incident) = (total(&activity.host), total(&activity.incident));
+    view! {
+        <div class="wide-chart" data-testid="activity" data-rank=rank.to_string() data-host=host data-incident=incident>
+            <ChartCanvas chart=c testid="chart-activity" />
+        </div>
     }
 }
 

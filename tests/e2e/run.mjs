@@ -273,6 +273,16 @@ test('default preset: the threshold slider re-cuts as the CLI\'s --threshold wit
   await page.waitForSelector('[data-testid=chosen-incident][data-rank="1"]');
   const cells = await page.$$eval('[data-testid=flagged-table] tbody tr', (rows) => rows.map((r) => r.children[8].textContent));
   assert(cells.length > 0 && cells.every((c) => c === '#1'), `table rows of incident #1: ${cells.slice(0, 5)}`);
+  // ... its actor's activity strip, with the incident's packets among the actor's.
+  const strip = await page.waitForSelector('[data-testid=activity][data-rank="1"]', { timeout: 10_000 });
+  const cli3Report = await cliReport(lab, ['--preset', 'context', '--threshold', '3']);
+  eq(Number(await strip.getAttribute('data-incident')), cli3Report.incidents[0].packets.length, 'activity strip: the incident\'s packets');
+  assert(Number(await strip.getAttribute('data-host')) >= cli3Report.incidents[0].packets.length, 'activity strip: the actor\'s packets');
+  await strip.scrollIntoViewIfNeeded();
+  await mkdir(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, 'incident-chosen.png') });
+  await page.evaluate(() => document.querySelector('[data-testid=chart-traffic]').scrollIntoView());
+  await page.screenshot({ path: join(ARTIFACTS, 'incident-span-traffic.png') });
   await page.evaluate(() => document.querySelector('[data-testid=thresholds]').scrollIntoView());
   await mkdir(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, 'thresholds.png') });

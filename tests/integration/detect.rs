@@ -75,3 +75,33 @@ fn the_flagged_csv_lists_every_flagged_packet_when_the_table_is_capped() {
     let nos: Vec<u64> = rows.iter().map(|r| r[0].parse().expect("a number")).collect();
     assert!(nos.windows(2).all(|w| w[0] < w[1]));
 }
+
+#[test]
+fn each_incident_has_its_span_and_its_actors_activity() {
+    let bytes = read(&data("pcap/sample-pcap.csv"));
+    let analysis = run(&bytes, "sample-pcap.csv", &Params::context(42), &mut NoProgress).expect("runs");
+    let (report, capture) = (analysis.report.expect("a report"), analysis.capture);
+    assert!(!report.incidents.is_empty());
+    let view = report.view(&capture, 100);
+    assert_eq!(view.activity.len(), report.incidents.len());
+    let row = |no: u64| capture.no.iter().position(|&n| n == no).expect("a packet of the capture") as u32;
+    for (a, i) in view.activity.iter().zip(&report.incidents) {
+        assert_eq!(a.rank, i.rank);
+        assert_eq!(
+            a.rows,
+            (row(i.packets[0]), row(*i.packets.last().expect("packets"))),
+            "incident {}",
+            i.rank
+        );
+        assert_eq!(a.host.len(), netsieve::report::ACTIVITY_BINS);
+        assert_eq!(a.incident.iter().sum::<u32>() as usize, i.packets.len(), "incident {}", i.rank);
+        // Every packet to or from one of the actor's addresses, in the bin of its time.
+        let actor = |h: u32| i.actor_addresses.iter().any(|a| a == capture.hosts.name(h));
+        let of_actor =
+            (0..capture.len()).filter(|&k| actor(capture.source[k]) || actor(capture.destination[k])).count();
+        assert_eq!(a.host.iter().sum::<u32>() as usize, of_actor, "incident {}", i.rank);
+        for (h, n) in a.host.iter().zip(&a.incident) {
+            assert!(n <= h, "incident {}: an incident's packets are its actor's", i.rank);
+        }
+    }
+}
