@@ -12,7 +12,8 @@ use crate::assess::{AttackWindow, Evaluation, attack_windows, evaluate};
 use crate::capture::Capture;
 use crate::evaluate::Labels;
 use crate::pipeline::{Analysis, EngineThresholds, Params, Scored};
-use crate::report::{Report, ResultsView};
+use crate::report::{Report, ResultsView, score_histograms};
+use crate::stats::Histogram;
 
 /// Ground truth for the session's capture.
 #[derive(Debug, Clone)]
@@ -76,6 +77,8 @@ pub struct Session {
     truth: Option<Truth>,
     /// The file's bytes, kept when it was a pcap or pcapng (to export packets from).
     source: Option<Vec<u8>>,
+    /// Each detector's score histogram: the scores stay when a threshold moves.
+    histograms: Vec<Histogram>,
 }
 
 /// Why a session could not do what was asked.
@@ -99,7 +102,9 @@ impl Session {
     /// The session of an analysis that ran its detectors (`None` for an overview only).
     pub fn new(analysis: Analysis, name: &str, bytes: usize, params: Params) -> Option<Session> {
         let report = analysis.report?;
+        let histograms = score_histograms(&report);
         Some(Session {
+            histograms,
             capture: analysis.capture,
             report,
             scored: analysis.scored,
@@ -194,7 +199,7 @@ impl Session {
 
     /// The page's view (the first `limit` flagged packets) at the current thresholds.
     pub fn results(&self, limit: usize) -> ResultsView {
-        let mut view = self.report.view(&self.capture, limit);
+        let mut view = self.report.view_with_histograms(&self.capture, limit, self.histograms.clone());
         view.evaluation = self.evaluation();
         view.pcap_export = self.source.is_some();
         view

@@ -96,6 +96,23 @@ pub fn percentile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
     Some(sorted[lo] + (sorted[hi] - sorted[lo]) * frac)
 }
 
+/// [`percentile_sorted`] of unsorted `values` (in `f64::total_cmp` order), the same value, in
+/// linear time: the two order statistics it interpolates are selected, not sorted for.
+pub fn percentile(values: &[f64], q: f64) -> Option<f64> {
+    let n = values.len();
+    if n == 0 {
+        return None;
+    }
+    let rank = (q / 100.0).clamp(0.0, 1.0) * (n - 1) as f64;
+    let lo = rank.floor() as usize;
+    let hi = rank.ceil() as usize;
+    let frac = rank - lo as f64;
+    let mut v = values.to_vec();
+    let (_, &mut at_lo, above) = v.select_nth_unstable_by(lo, f64::total_cmp);
+    let at_hi = if hi > lo { above.iter().copied().min_by(f64::total_cmp).unwrap_or(at_lo) } else { at_lo };
+    Some(at_lo + (at_hi - at_lo) * frac)
+}
+
 /// A "nice" step (1, 2 or 5 × 10^k) at least `raw`.
 pub fn nice_step(raw: f64) -> f64 {
     if !(raw.is_finite() && raw > 0.0) {
@@ -368,9 +385,20 @@ mod tests {
 mod properties {
     use proptest::prelude::*;
 
-    use super::percentile_sorted;
+    use super::{percentile, percentile_sorted};
 
     proptest! {
+        /// Selecting gives the sorted percentile's value, bit for bit (ties and repeats common).
+        #[test]
+        fn selecting_gives_the_sorted_percentile(
+            v in prop::collection::vec(prop_oneof![(-5i32..5).prop_map(f64::from), -1e6f64..1e6], 0..300),
+            q in 0.0f64..=100.0,
+        ) {
+            let mut sorted = v.clone();
+            sorted.sort_by(f64::total_cmp);
+            prop_assert_eq!(percentile(&v, q).map(f64::to_bits), percentile_sorted(&sorted, q).map(f64::to_bits));
+        }
+
         /// numpy's linear percentile: between the two order statistics around its rank, so at
         /// least ⌊q/100·(n−1)⌋+1 values lie at or below it; the ends are the minimum and maximum;
         /// it never falls as q grows.

@@ -16,7 +16,7 @@ mod tree;
 
 use serde::{Deserialize, Serialize};
 
-use crate::stats::percentile_sorted;
+use crate::stats::percentile;
 
 /// One score per packet, higher = more anomalous.
 pub type Scores = Vec<f64>;
@@ -131,9 +131,7 @@ impl Threshold {
             Threshold::Percentile(q) => q,
             Threshold::Contamination(c) => 100.0 * (1.0 - c),
         };
-        let mut sorted = scores.to_vec();
-        sorted.sort_by(f64::total_cmp);
-        percentile_sorted(&sorted, q).unwrap_or(f64::NAN)
+        percentile(scores, q).unwrap_or(f64::NAN)
     }
 
     /// Flags the scores strictly above the threshold. Ties at the threshold are not flagged,

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::filter::{self, Field, Filter, Value};
 use super::{Evidence, Inputs, Kind};
-use crate::features::context::{self, Col, info};
+use crate::features::context::{self, Col, Context, info};
 use crate::format::{bytes as format_bytes, thousands};
 
 /// What an incident's packets show.
@@ -56,10 +56,10 @@ pub(crate) struct Facts {
 }
 
 /// Per actor, the largest value of a column.
-fn max_by_actor(input: &Inputs<'_>, col: Col) -> HashMap<u32, f64> {
+fn max_by_actor(context: &Context, col: Col) -> HashMap<u32, f64> {
     let mut m: HashMap<u32, f64> = HashMap::new();
-    for (r, &a) in input.context.actor.iter().enumerate() {
-        let v = input.context.get(r, col);
+    for (r, &a) in context.actor.iter().enumerate() {
+        let v = context.get(r, col);
         let e = m.entry(a).or_insert(f64::NEG_INFINITY);
         if v > *e {
             *e = v;
@@ -73,12 +73,13 @@ fn others(m: &HashMap<u32, f64>, actor: u32) -> f64 {
 }
 
 /// The largest value per actor of the columns the sentences compare, computed once.
+#[derive(Debug, Clone)]
 pub(crate) struct Maxima {
     by_col: BTreeMap<Col, HashMap<u32, f64>>,
 }
 
 impl Maxima {
-    pub fn new(input: &Inputs<'_>) -> Maxima {
+    pub fn new(context: &Context) -> Maxima {
         let cols = [
             Col::PeerPorts10s,
             Col::Peers10s,
@@ -87,7 +88,7 @@ impl Maxima {
             Col::DnsLongestLabel,
             Col::ActorPkts1s,
         ];
-        Maxima { by_col: cols.into_iter().map(|c| (c, max_by_actor(input, c))).collect() }
+        Maxima { by_col: cols.into_iter().map(|c| (c, max_by_actor(context, c))).collect() }
     }
 
     fn others(&self, col: Col, actor: u32) -> f64 {

@@ -125,6 +125,7 @@ pub struct Inputs<'a> {
 }
 
 /// A host identity's names and the one to show.
+#[derive(Debug, Clone)]
 pub(crate) struct Names {
     by_root: HashMap<u32, Vec<u32>>,
 }
@@ -161,6 +162,32 @@ impl Names {
 
 /// Groups the flagged rows into incidents, ranked by score (then size).
 pub fn find(input: &Inputs<'_>, params: &IncidentParams) -> Vec<Incident> {
+    find_with(input, &Prepared::new(input.context), params)
+}
+
+/// What grouping needs of an analysis that no threshold changes: every identity's names, where
+/// each first appears, the per-actor maxima the explanations compare against. Built once
+/// ([`Prepared::new`]), it serves every cut ([`find_with`]): the page's slider regroups without
+/// passing over the whole capture again.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    names: Names,
+    first_seen: HashMap<u32, usize>,
+    maxima: explain::Maxima,
+}
+
+impl Prepared {
+    pub fn new(context: &Context) -> Prepared {
+        Prepared {
+            names: Names::new(context),
+            first_seen: first_seen(context),
+            maxima: explain::Maxima::new(context),
+        }
+    }
+}
+
+/// [`find`] with what was prepared for this capture's context.
+pub fn find_with(input: &Inputs<'_>, prepared: &Prepared, params: &IncidentParams) -> Vec<Incident> {
     let c = input.capture;
     let mut rows: Vec<usize> = input.flagged.to_vec();
     rows.sort_by(|&a, &b| c.time[a].total_cmp(&c.time[b]).then(a.cmp(&b)));
@@ -179,15 +206,13 @@ pub fn find(input: &Inputs<'_>, params: &IncidentParams) -> Vec<Incident> {
             }
         }
     }
-    let names = Names::new(input.context);
+    let Prepared { names, first_seen, maxima } = prepared;
     let flagged_by: Vec<(DetectorId, BTreeSet<usize>)> =
         input.detectors.iter().map(|(n, f)| (*n, f.iter().copied().collect())).collect();
-    let first_seen = first_seen(input.context);
-    let maxima = explain::Maxima::new(input);
     let mut incidents: Vec<Incident> = groups
         .into_iter()
         .filter(|(_, rows)| rows.len() >= params.min_packets.max(1))
-        .map(|(actor, rows)| build(input, &names, &maxima, &flagged_by, &first_seen, actor, rows))
+        .map(|(actor, rows)| build(input, names, maxima, &flagged_by, first_seen, actor, rows))
         .collect();
     incidents.sort_by(|a, b| b.score.total_cmp(&a.score).then(b.packets.len().cmp(&a.packets.len())));
     for (i, inc) in incidents.iter_mut().enumerate() {

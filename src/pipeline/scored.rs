@@ -68,6 +68,8 @@ pub struct Scored {
     scale: Surprise,
     engines: Vec<Engine>,
     timings: BTreeMap<String, f64>,
+    /// What grouping needs that no threshold changes.
+    prepared: incidents::Prepared,
 }
 
 impl Scored {
@@ -77,7 +79,8 @@ impl Scored {
         engines: Vec<Engine>,
         timings: BTreeMap<String, f64>,
     ) -> Scored {
-        Scored { ctx, scale, engines, timings }
+        let prepared = incidents::Prepared::new(&ctx);
+        Scored { ctx, scale, engines, timings, prepared }
     }
 
     /// The report at `params.context`'s thresholds: each engine's flags, the combined score
@@ -99,7 +102,7 @@ impl Scored {
         let combined_v = Threshold::AtLeast(p.threshold).apply(&combined);
         let by: Vec<(DetectorId, &[usize])> =
             self.engines.iter().zip(&verdicts).map(|(e, v)| (e.name, v.flagged.as_slice())).collect();
-        let found = incidents::find(
+        let found = incidents::find_with(
             &incidents::Inputs {
                 capture,
                 context: &self.ctx,
@@ -108,6 +111,7 @@ impl Scored {
                 flagged: &combined_v.flagged,
                 detectors: &by,
             },
+            &self.prepared,
             &p.incidents,
         );
         let mut detectors = BTreeMap::new();

@@ -17,7 +17,7 @@ use crate::detect::Verdicts;
 pub use export::{flagged_csv, neutralise_formula};
 pub use view::{
     ACTIVITY_BINS, Activity, DetectorSummary, FlaggedPacket, ResultsView, SCATTER_H, SCATTER_W, Scatter,
-    log_score_histogram,
+    log_score_histogram, score_histograms,
 };
 
 pub const SCHEMA: &str = "netsieve-report/1";

@@ -60,7 +60,7 @@ impl Scatter {
     pub fn of(
         report: &Report,
         capture: &crate::capture::Capture,
-        index: &std::collections::HashMap<u64, usize>,
+        index: &RowIndex,
         width: u32,
         height: u32,
     ) -> Scatter {
@@ -84,7 +84,7 @@ impl Scatter {
                 let points = d
                     .flagged
                     .iter()
-                    .filter_map(|no| index.get(no).map(|&i| (i as u32, capture.length[i])))
+                    .filter_map(|&no| index.get(no).map(|i| (i as u32, capture.length[i])))
                     .collect();
                 (*name, points)
             })
@@ -134,7 +134,7 @@ impl Activity {
             .iter()
             .map(|inc| {
                 let rows: Vec<u32> =
-                    inc.packets.iter().filter_map(|no| index.get(no).map(|&i| i as u32)).collect();
+                    inc.packets.iter().filter_map(|&no| index.get(no).map(|i| i as u32)).collect();
                 let mut incident = vec![0u32; ACTIVITY_BINS];
                 for &r in &rows {
                     incident[bin(capture.time[r as usize])] += 1;
@@ -214,12 +214,37 @@ pub fn log_score_histogram(scores: &[f64], bins: usize) -> crate::stats::Histogr
     crate::stats::Histogram { edges, counts }
 }
 
-/// Row index of each packet number.
-pub type RowIndex = std::collections::HashMap<u64, usize>;
+/// The row of each packet number: a binary search when the numbers ascend (as Wireshark
+/// numbers packets), a map otherwise.
+pub struct RowIndex<'a> {
+    row_no: &'a [u64],
+    map: Option<std::collections::HashMap<u64, usize>>,
+}
+
+impl<'a> RowIndex<'a> {
+    pub fn new(row_no: &'a [u64]) -> RowIndex<'a> {
+        let ascending = row_no.windows(2).all(|w| w[0] < w[1]);
+        let map = (!ascending).then(|| row_no.iter().enumerate().map(|(i, &no)| (no, i)).collect());
+        RowIndex { row_no, map }
+    }
+
+    pub fn get(&self, no: u64) -> Option<usize> {
+        match &self.map {
+            Some(m) => m.get(&no).copied(),
+            None => self.row_no.binary_search(&no).ok(),
+        }
+    }
+}
+
+/// Each detector's score histogram (log10 of the score, 40 bins), in the report's order. The
+/// scores do not change when a threshold moves, so a session computes them once.
+pub fn score_histograms(report: &Report) -> Vec<crate::stats::Histogram> {
+    report.detectors.values().map(|d| log_score_histogram(&d.scores, 40)).collect()
+}
 
 impl Report {
-    fn row_index(&self) -> RowIndex {
-        self.row_no.iter().enumerate().map(|(i, &no)| (no, i)).collect()
+    fn row_index(&self) -> RowIndex<'_> {
+        RowIndex::new(&self.row_no)
     }
 
     /// Every packet flagged by any detector, in `No.` order: its seven columns, the detectors
@@ -227,7 +252,7 @@ impl Report {
     fn flagged_packets<'a>(
         &'a self,
         capture: &'a crate::capture::Capture,
-        index: &'a RowIndex,
+        index: &'a RowIndex<'a>,
     ) -> (usize, impl Iterator<Item = FlaggedPacket> + 'a) {
         let names: Vec<DetectorId> = self.detectors.keys().copied().collect();
         let mut by_row: BTreeMap<u64, Vec<DetectorId>> = BTreeMap::new();
@@ -240,7 +265,7 @@ impl Report {
         let incident_of: std::collections::HashMap<u64, usize> =
             self.incidents.iter().flat_map(|inc| inc.packets.iter().map(move |&no| (no, inc.rank))).collect();
         let rows = by_row.into_iter().filter_map(move |(no, by)| {
-            let i = *index.get(&no)?;
+            let i = index.get(no)?;
             let p = capture.packet(i);
             Some(FlaggedPacket {
                 no,
@@ -261,10 +286,20 @@ impl Report {
     /// The page's view of this report over its capture, listing the first `limit` flagged
     /// packets.
     pub fn view(&self, capture: &crate::capture::Capture, limit: usize) -> ResultsView {
+        self.view_with_histograms(capture, limit, score_histograms(self))
+    }
+
+    /// [`Report::view`] with the detectors' [`score_histograms`] already made.
+    pub fn view_with_histograms(
+        &self,
+        capture: &crate::capture::Capture,
+        limit: usize,
+        histograms: Vec<crate::stats::Histogram>,
+    ) -> ResultsView {
         let index = self.row_index();
         let (flagged_total, rows) = self.flagged_packets(capture, &index);
         let flagged = rows.take(limit).collect();
-        self.view_with(capture, &index, flagged, flagged_total)
+        self.view_with(capture, &index, flagged, flagged_total, histograms)
     }
 
     /// Every flagged packet as CSV (see [`flagged_csv`]).
@@ -281,16 +316,18 @@ impl Report {
         index: &RowIndex,
         flagged: Vec<FlaggedPacket>,
         flagged_total: usize,
+        histograms: Vec<crate::stats::Histogram>,
     ) -> ResultsView {
         let detectors = self
             .detectors
             .iter()
-            .map(|(name, d)| DetectorSummary {
+            .zip(histograms)
+            .map(|((name, d), histogram)| DetectorSummary {
                 name: *name,
                 count: d.count,
                 threshold: d.threshold,
                 max: d.scores.iter().copied().filter(|s| s.is_finite()).fold(0.0, f64::max),
-                histogram: log_score_histogram(&d.scores, 40),
+                histogram,
             })
             .collect();
         let loss_history = self
@@ -317,6 +354,18 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn row_index_finds_packets_in_either_order() {
+        for row_no in [vec![3u64, 5, 9, 12], vec![9, 3, 12, 5]] {
+            let index = RowIndex::new(&row_no);
+            assert_eq!(index.map.is_some(), row_no[0] == 9, "a map only when the numbers do not ascend");
+            for (i, &no) in row_no.iter().enumerate() {
+                assert_eq!(index.get(no), Some(i));
+            }
+            assert_eq!(index.get(4), None);
+        }
+    }
 
     #[test]
     fn log_histogram_counts_every_score() {
