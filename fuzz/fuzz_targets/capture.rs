@@ -9,7 +9,6 @@
 #![no_main]
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use libfuzzer_sys::fuzz_target;
@@ -50,33 +49,10 @@ fuzz_target!(|data: &[u8]| {
     assert!(peak <= bound, "reading {} bytes peaked at {peak} heap bytes (bound {bound})", data.len());
     let Ok(c) = parsed else { return };
 
-    let n = c.len();
-    for len in [
-        c.time.len(),
-        c.source.len(),
-        c.destination.len(),
-        c.protocol.len(),
-        c.length.len(),
-        c.info_span.len(),
-    ] {
-        assert_eq!(len, n, "a column's length differs from the packet count");
-    }
-    for p in c.packets() {
-        assert!(p.time.is_finite(), "packet {} has time {}", p.no, p.time);
-    }
-    for &(start, end) in &c.info_span {
-        assert!(
-            start <= end && end as usize <= c.info_text.len() && c.info_text.is_char_boundary(end as usize)
-        );
-    }
+    c.check().unwrap_or_else(|e| panic!("{e}"));
     let _ = netsieve::stats::overview(&c);
     let _ = netsieve::features::context::build(&c);
-
     if c.container.is_some() {
-        let all: BTreeSet<u64> = (1..=n as u64).collect();
-        let out = capture::pcap::export_pcapng(data, &all).expect("a pcap that reads exports");
-        let back = capture::parse(&out).expect("the export reads back");
-        assert_eq!(back.len(), n, "the export holds every packet");
-        assert_eq!(back.length, c.length, "the export keeps the frame lengths");
+        capture::pcap::check_export(data, &c).unwrap_or_else(|e| panic!("{e}"));
     }
 });

@@ -194,6 +194,41 @@ pub fn parse_with_progress(
 }
 
 impl Capture {
+    /// The invariants every reader keeps: one entry per packet in every column, finite times,
+    /// Info spans inside the text and on character boundaries. The fuzz target and its
+    /// regression test check them on every input.
+    pub fn check(&self) -> Result<(), String> {
+        let n = self.len();
+        let lengths = [
+            self.time.len(),
+            self.source.len(),
+            self.destination.len(),
+            self.protocol.len(),
+            self.length.len(),
+            self.info_span.len(),
+        ];
+        if let Some(len) = lengths.into_iter().find(|&l| l != n) {
+            return Err(format!("a column has {len} entries for {n} packets"));
+        }
+        if let Some(p) = self.packets().find(|p| !p.time.is_finite()) {
+            return Err(format!("packet {} has time {}", p.no, p.time));
+        }
+        let text = &self.info_text;
+        let bad = |&(start, end): &(u32, u32)| {
+            start > end
+                || end as usize > text.len()
+                || !text.is_char_boundary(start as usize)
+                || !text.is_char_boundary(end as usize)
+        };
+        if let Some(k) = self.info_span.iter().position(bad) {
+            return Err(format!(
+                "packet {}: Info span {:?} is not inside the text",
+                self.no[k], self.info_span[k]
+            ));
+        }
+        Ok(())
+    }
+
     pub(crate) fn reserve(&mut self, n: usize) {
         self.no.reserve(n);
         self.time.reserve(n);
@@ -219,6 +254,22 @@ impl Capture {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn check_names_a_broken_invariant() {
+        let good =
+            parse(b"No.,Time,Source,Destination,Protocol,Length,Info\n1,0.5,a,b,TCP,60,x\n").expect("parses");
+        assert_eq!(good.check(), Ok(()));
+        let mut c = good.clone();
+        c.time.push(1.0);
+        assert_eq!(c.check(), Err("a column has 2 entries for 1 packets".into()));
+        let mut c = good.clone();
+        c.time[0] = f64::NAN;
+        assert!(c.check().is_err_and(|e| e.starts_with("packet 1 has time")));
+        let mut c = good;
+        c.info_span[0] = (0, 99);
+        assert!(c.check().is_err_and(|e| e.contains("Info span")));
+    }
 
     const HEADER: &str = "\"No.\",\"Time\",\"Source\",\"Destination\",\"Protocol\",\"Length\",\"Info\"\n";
 

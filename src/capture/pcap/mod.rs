@@ -386,6 +386,22 @@ fn block_error(rest: &[u8], big: bool, e: nom::Err<PcapError<&[u8]>>) -> String 
     }
 }
 
+/// Exports every packet of `capture`, read from the pcap or pcapng `bytes`, and reads the export
+/// back: the same packets with the same frame lengths, or what differs. The fuzz target and its
+/// regression test check it on every capture file.
+pub fn check_export(bytes: &[u8], capture: &super::Capture) -> Result<(), String> {
+    let all: std::collections::BTreeSet<u64> = (1..=capture.len() as u64).collect();
+    let out = export_pcapng(bytes, &all).map_err(|e| format!("a pcap that reads does not export: {e}"))?;
+    let back = super::parse(&out).map_err(|e| format!("the export does not read back: {e}"))?;
+    if back.len() != capture.len() {
+        return Err(format!("the export holds {} of {} packets", back.len(), capture.len()));
+    }
+    if back.length != capture.length {
+        return Err("the export changed frame lengths".into());
+    }
+    Ok(())
+}
+
 /// Writes the packets numbered `keep` (1-based, file order) of a pcap or pcapng file as a
 /// pcapng that Wireshark opens: one section, one interface per link type met (nanosecond
 /// timestamps), each kept frame's bytes, capture time and original length unchanged. Packet
