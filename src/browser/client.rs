@@ -6,7 +6,7 @@ use js_sys::{Array, ArrayBuffer, Object, Reflect};
 use wasm_bindgen::prelude::*;
 use web_sys::{MessageEvent, Worker};
 
-use super::{from_js, to_js};
+use super::{decode_from_worker, to_js};
 use crate::protocol::{FromWorker, ToWorker};
 
 /// Which build of the analysis worker runs.
@@ -46,7 +46,7 @@ impl WorkerClient {
     ) -> Result<Self, String> {
         let worker = Worker::new(kind.url()).map_err(|e| format!("cannot start the worker: {e:?}"))?;
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            match from_js::<FromWorker>(event.data()) {
+            match decode_from_worker(event.data()) {
                 Ok(msg) => on_message(msg),
                 Err(e) => web_sys::console::error_1(&e.into()),
             }

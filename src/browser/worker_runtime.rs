@@ -10,7 +10,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 use web_time::Instant;
 
-use super::{from_js, to_js};
+use super::{encode_from_worker, from_js};
 use crate::detect::autoencoder::{Compute, Preference};
 use crate::pipeline::{self, Event, ProgressSink, Stage};
 use crate::protocol::{ErrorReport, FromWorker, PROTOCOL_VERSION, ToWorker};
@@ -43,7 +43,7 @@ fn report_panics() {
 }
 
 fn post(scope: &DedicatedWorkerGlobalScope, msg: &FromWorker) {
-    match to_js(msg) {
+    match encode_from_worker(msg) {
         Ok(v) => {
             if let Err(e) = scope.post_message(&v) {
                 web_sys::console::error_2(&"netsieve worker: postMessage failed".into(), &e);
