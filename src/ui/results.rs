@@ -583,6 +583,10 @@ fn span_text(i: &Incident) -> String {
     }
 }
 
+/// Incidents listed at first; the rest wait behind a button (a low threshold can make a hundred,
+/// and drawing them all on every slider move is what made it slow).
+const INCIDENTS_SHOWN: usize = 20;
+
 /// The ranked incidents: kind, actor, peers, span, packets, detectors, the explanation and the
 /// Wireshark filter with a copy button. Every string is capture text and goes in as text.
 #[component]
@@ -594,49 +598,67 @@ fn Incidents(
     pcap: bool,
     #[prop(into)] on_pcap: Callback<usize>,
 ) -> impl IntoView {
-    let empty = incidents.is_empty();
+    let total = incidents.len();
+    let (all, set_all) = signal(false);
+    let rest: Vec<Incident> = incidents.iter().skip(INCIDENTS_SHOWN).cloned().collect();
+    let item = move |i: Incident| incident_item(i, chosen, on_choose, pcap, on_pcap);
     view! {
-        <section class="incidents" data-testid="incidents">
-            <h2>{format!("Incidents ({})", incidents.len())}</h2>
-            {empty.then(|| view! {
+        <section class="incidents" data-testid="incidents" data-count=total.to_string()>
+            <h2>{format!("Incidents ({total})")}</h2>
+            {(total == 0).then(|| view! {
                 <p data-testid="no-incidents">"No incident: no packet stood out in every model at the threshold."</p>
             })}
             <ol class="incident-list">
-                {incidents.into_iter().map(|i| {
-                    let filter = i.filter.clone();
-                    let peers = if i.peers_total > i.peers.len() {
-                        format!("{} and {} more", i.peers.join(", "), i.peers_total - i.peers.len())
-                    } else {
-                        i.peers.join(", ")
-                    };
-                    let by = i.detectors.iter().map(|(d, n)| format!("{} {n}", d.short())).collect::<Vec<_>>().join(", ");
-                    let rank = i.rank;
-                    view! {
-                        <li class="incident" data-testid="incident" data-rank=i.rank.to_string() data-kind=format!("{:?}", i.kind)
-                            class:chosen=move || chosen.get() == Some(rank)
-                            on:click=move |_| on_choose.run(rank)>
-                            <div class="incident-head">
-                                <span class="rank">{format!("#{}", i.rank)}</span>
-                                <span class="kind" data-testid="incident-kind">{i.kind.label().to_string()}</span>
-                                <span class="actor host" data-testid="incident-actor">{i.actor.clone()}</span>
-                                <span class="peers host">{format!("→ {peers}")}</span>
-                            </div>
-                            <div class="incident-meta">
-                                {format!("{} · {} packets · score {:.2}{}", span_text(&i), thousands(i.packets.len() as u64), i.score,
-                                    if by.is_empty() { String::new() } else { format!(" · flagged by {by}") })}
-                            </div>
-                            <p class="explanation" data-testid="incident-explanation">{i.explanation.clone()}</p>
-                            <div class="filter">
-                                <code data-testid="incident-filter">{i.filter.clone()}</code>
-                                <button class="secondary" data-testid="copy-filter" on:click=move |ev| { ev.stop_propagation(); copy_text(&filter); }>"Copy filter"</button>
-                                {pcap.then(|| view! {
-                                    <button class="secondary" data-testid="incident-pcap" on:click=move |ev| { ev.stop_propagation(); on_pcap.run(rank); }>"Packets (pcapng)"</button>
-                                })}
-                            </div>
-                        </li>
-                    }
-                }).collect_view()}
+                {incidents.into_iter().take(INCIDENTS_SHOWN).map(item).collect_view()}
+                {move || all.get().then(|| rest.clone().into_iter().map(item).collect_view())}
             </ol>
+            {move || (total > INCIDENTS_SHOWN && !all.get()).then(|| view! {
+                <button class="secondary" data-testid="incidents-more" on:click=move |_| set_all.set(true)>
+                    {format!("Show all {total} incidents")}
+                </button>
+            })}
         </section>
+    }
+}
+
+/// One incident of the list.
+fn incident_item(
+    i: Incident,
+    chosen: ReadSignal<Option<usize>>,
+    on_choose: Callback<usize>,
+    pcap: bool,
+    on_pcap: Callback<usize>,
+) -> impl IntoView {
+    let filter = i.filter.clone();
+    let peers = if i.peers_total > i.peers.len() {
+        format!("{} and {} more", i.peers.join(", "), i.peers_total - i.peers.len())
+    } else {
+        i.peers.join(", ")
+    };
+    let by = i.detectors.iter().map(|(d, n)| format!("{} {n}", d.short())).collect::<Vec<_>>().join(", ");
+    let rank = i.rank;
+    view! {
+        <li class="incident" data-testid="incident" data-rank=i.rank.to_string() data-kind=format!("{:?}", i.kind)
+            class:chosen=move || chosen.get() == Some(rank)
+            on:click=move |_| on_choose.run(rank)>
+            <div class="incident-head">
+                <span class="rank">{format!("#{}", i.rank)}</span>
+                <span class="kind" data-testid="incident-kind">{i.kind.label().to_string()}</span>
+                <span class="actor host" data-testid="incident-actor">{i.actor.clone()}</span>
+                <span class="peers host">{format!("→ {peers}")}</span>
+            </div>
+            <div class="incident-meta">
+                {format!("{} · {} packets · score {:.2}{}", span_text(&i), thousands(i.packets.len() as u64), i.score,
+                    if by.is_empty() { String::new() } else { format!(" · flagged by {by}") })}
+            </div>
+            <p class="explanation" data-testid="incident-explanation">{i.explanation.clone()}</p>
+            <div class="filter">
+                <code data-testid="incident-filter">{i.filter.clone()}</code>
+                <button class="secondary" data-testid="copy-filter" on:click=move |ev| { ev.stop_propagation(); copy_text(&filter); }>"Copy filter"</button>
+                {pcap.then(|| view! {
+                    <button class="secondary" data-testid="incident-pcap" on:click=move |ev| { ev.stop_propagation(); on_pcap.run(rank); }>"Packets (pcapng)"</button>
+                })}
+            </div>
+        </li>
     }
 }

@@ -57,8 +57,13 @@ export async function seedPreset(page) {
   await page.selectOption('[data-testid=preset]', 'seed');
 }
 
-/** The incidents as the page lists them. */
+/** The incidents as the page lists them (all of them: the ones behind "Show all" too). */
 export async function pageIncidents(page) {
+  if (await page.$('[data-testid=incidents-more]')) {
+    const total = Number(await page.getAttribute('[data-testid=incidents]', 'data-count'));
+    await page.click('[data-testid=incidents-more]');
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid=incident]').length === n, total);
+  }
   return page.$$eval('[data-testid=incident]', (els) => els.map((e) => ({
     rank: Number(e.dataset.rank),
     actor: e.querySelector('[data-testid=incident-actor]').textContent,
