@@ -2,7 +2,7 @@
 //! real canvas, worker-message encoding through real JS values, and the page mounting.
 #![cfg(target_arch = "wasm32")]
 
-use netsieve::browser::{canvas::paint, from_js, to_js};
+use netsieve::browser::{canvas::paint, decode_from_worker, encode_from_worker, from_js, to_js};
 use netsieve::capture::parse;
 use netsieve::chart::bar_chart;
 use netsieve::pipeline::Stage;
@@ -56,7 +56,9 @@ fn worker_messages_survive_js_encoding() {
         },
     ];
     for m in msgs {
-        let back: FromWorker = from_js(to_js(&m).expect("encodes")).expect("decodes");
+        let encoded = encode_from_worker(&m).expect("encodes");
+        assert!(encoded.as_string().is_none(), "a small message crosses as a JS value");
+        let back: FromWorker = decode_from_worker(encoded).expect("decodes");
         assert_eq!(back, m);
     }
     let to = ToWorker::Analyze {
@@ -69,11 +71,12 @@ fn worker_messages_survive_js_encoding() {
     assert_eq!(back, to);
 }
 
-/// The largest message, from a real default-preset analysis, through the page's encoding.
+/// The largest message, from a real default-preset analysis, through the page's encoding (one
+/// JSON string), and an export of each kind.
 #[wasm_bindgen_test]
 fn the_results_message_survives_js_encoding() {
     use netsieve::pipeline::{NoProgress, Params, run};
-    use netsieve::session::Session;
+    use netsieve::session::{Export, Session};
     let mut csv = String::from("No.,Time,Source,Destination,Protocol,Length,Info\n");
     for i in 0..300u32 {
         let (src, len) = if (150..170).contains(&i) { ("10.0.0.66", 60) } else { ("10.0.0.2", 154 + i % 7) };
@@ -88,16 +91,18 @@ fn the_results_message_survives_js_encoding() {
     let params = Params::context(42);
     let analysis = run(csv.as_bytes(), "t.csv", &params, &mut NoProgress).expect("runs");
     let session = Session::new(analysis, "t.csv", csv.len(), params).expect("detected");
-    let r = session.results(5000).expect("results");
-    let m = FromWorker::Results {
-        job: 5,
-        view: Box::new(r.view),
-        flagged_csv: r.flagged_csv,
-        markdown: r.markdown,
-    };
-    let back: FromWorker = from_js(to_js(&m).expect("encodes")).expect("decodes");
+    let m = FromWorker::Results { job: 5, view: Box::new(session.results(5000)) };
+    let encoded = encode_from_worker(&m).expect("encodes");
+    assert!(encoded.as_string().is_some(), "the results cross as one string");
+    let back: FromWorker = decode_from_worker(encoded).expect("decodes");
     // Compared as JSON: an undefined figure (NaN) is not equal to itself.
     assert_eq!(serde_json::to_string(&back).expect("json"), serde_json::to_string(&m).expect("json"));
+    for file in [Export::Report, Export::FlaggedCsv, Export::Markdown] {
+        let contents = session.export(file).expect("exports");
+        let m = FromWorker::Exported { job: 5, file, contents };
+        let back: FromWorker = decode_from_worker(encode_from_worker(&m).expect("encodes")).expect("decodes");
+        assert_eq!(back, m);
+    }
 }
 
 /// The same draws as natively (`detect::rng` tests): a 32-bit target must not change them.
