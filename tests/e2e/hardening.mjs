@@ -243,7 +243,10 @@ test('recovery: a crashed worker shows the error and the next run works; cancel 
     heaps.push(await heap());
   }
   console.log(`     ten runs: worker memory ${memory.map((m) => (m / 2 ** 20).toFixed(0)).join(' ')} MiB; page heap ${heaps.map((h) => (h / 2 ** 20).toFixed(1)).join(' ')} MiB`);
-  eq(memory[9], memory[0], 'worker memory after ten runs vs after one');
+  // wasm memory grows in steps and never shrinks: the allocator may settle one step higher after
+  // the first runs (seen: 3 3 4 4 4 4 4 4 4 4 MiB); a leak grows run after run.
+  eq(memory[9], memory[4], 'worker memory after ten runs vs after five');
+  assert(memory[9] <= memory[0] + 2 ** 20, `worker memory grew from ${memory[0]} to ${memory[9]} bytes`);
   assert(heaps[9] <= heaps[0] * 1.25 + 2 ** 20, `page heap grew from ${heaps[0]} to ${heaps[9]} bytes`);
   const unexpected = errors.filter((e) => !/injected worker crash/.test(e));
   eq(unexpected.length, 0, `console errors ${unexpected.join(' | ')}`);
