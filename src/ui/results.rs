@@ -14,7 +14,7 @@ use crate::detect::autoencoder::Preference;
 use crate::format::thousands;
 use crate::incidents::Incident;
 use crate::pipeline::{EngineThresholds, Params, Preset};
-use crate::report::{Activity, DetectorId, DetectorSummary, ResultsView, SCATTER_W};
+use crate::report::{Activity, DetectorId, DetectorSummary, ResultsView};
 use crate::session::Export;
 
 const W: f64 = 540.0;
@@ -367,7 +367,6 @@ fn Results(view: Arc<ResultsView>, analysis: UseAnalysis, chosen: RwSignal<Optio
     let (set_chosen, chosen_r) = (chosen.write_only(), chosen.read_only());
     let page = RwSignal::new(0usize);
     let table = view.clone();
-    let strip = view.clone();
     let scatter = {
         let base =
             chart::scatter_chart("Length by packet index, flagged packets highlighted", &view.scatter, 320.0);
@@ -384,14 +383,9 @@ fn Results(view: Arc<ResultsView>, analysis: UseAnalysis, chosen: RwSignal<Optio
     view! {
         <section class="results" data-testid="results" data-preset=view.preset.name()>
             {(view.preset == Preset::Context).then(|| view! {
-                <Incidents incidents=view.incidents.clone() chosen=chosen_r pcap=view.pcap_export
+                <Incidents incidents=view.incidents.clone() activity=view.activity.clone() chosen=chosen_r pcap=view.pcap_export
                     on_pcap=move |r: usize| analysis.export(Export::Pcap { incident: Some(r) })
                     on_choose=move |r: usize| { set_chosen.update(|c| *c = if *c == Some(r) { None } else { Some(r) }); page.set(0); } />
-            })}
-            {move || chosen.get().and_then(|r| {
-                let a = strip.activity.iter().find(|a| a.rank == r)?.clone();
-                let actor = strip.incidents.iter().find(|i| i.rank == r)?.actor.clone();
-                Some(view! { <ActivityStrip activity=a actor=actor /> })
             })}
             <Models view=view.clone() />
             <div class="wide-chart"><ChartCanvas chart=scatter testid="chart-scatter" /></div>
@@ -411,8 +405,8 @@ fn Results(view: Arc<ResultsView>, analysis: UseAnalysis, chosen: RwSignal<Optio
     }
 }
 
-/// The scatter chart's width (its raster plus the axis and padding): the strip lines up with it.
-const SCATTER_CHART_W: f64 = SCATTER_W as f64 + 64.0;
+/// The activity strip's width: it fits inside an incident of the list.
+const STRIP_W: f64 = 1080.0;
 
 /// The chosen incident's actor over the whole capture: every packet it sent or received, the
 /// incident's own in red, so a person sees what is usual for that host.
@@ -420,7 +414,7 @@ const SCATTER_CHART_W: f64 = SCATTER_W as f64 + 64.0;
 fn ActivityStrip(activity: Activity, actor: String) -> impl IntoView {
     let rank = activity.rank;
     let title = format!("Activity of {actor}: all its packets (grey), incident #{rank}'s (red)");
-    let mut c = chart::activity_chart(&title, &activity, SCATTER_CHART_W, 180.0);
+    let mut c = chart::activity_chart(&title, &activity, STRIP_W, 180.0);
     let t0 = activity.start;
     let first = activity.incident.iter().position(|&n| n > 0).unwrap_or(0);
     let last = activity.incident.iter().rposition(|&n| n > 0).unwrap_or(0);
@@ -434,7 +428,9 @@ fn ActivityStrip(activity: Activity, actor: String) -> impl IntoView {
     let total = |bins: &[u32]| bins.iter().map(|&n| u64::from(n)).sum::<u64>().to_string();
     let (host, incident) = (total(&activity.host), total(&activity.incident));
     view! {
-        <div class="wide-chart" data-testid="activity" data-rank=rank.to_string() data-host=host data-incident=incident>
+        // A click on the strip is not a click on its incident (which would close it).
+        <div class="wide-chart activity" data-testid="activity" data-rank=rank.to_string() data-host=host data-incident=incident
+            on:click=|ev| ev.stop_propagation()>
             <ChartCanvas chart=c testid="chart-activity" />
         </div>
     }
@@ -592,6 +588,8 @@ const INCIDENTS_SHOWN: usize = 20;
 #[component]
 fn Incidents(
     incidents: Vec<Incident>,
+    /// Per incident, in rank order: its actor's activity strip, shown under it when chosen.
+    activity: Vec<Activity>,
     chosen: ReadSignal<Option<usize>>,
     #[prop(into)] on_choose: Callback<usize>,
     /// The input was a capture file: each incident offers its packets as a pcapng.
@@ -601,7 +599,11 @@ fn Incidents(
     let total = incidents.len();
     let (all, set_all) = signal(false);
     let rest: Vec<Incident> = incidents.iter().skip(INCIDENTS_SHOWN).cloned().collect();
-    let item = move |i: Incident| incident_item(i, chosen, on_choose, pcap, on_pcap);
+    let activity = Arc::new(activity);
+    let item = move |i: Incident| {
+        let strip = activity.iter().find(|a| a.rank == i.rank).cloned();
+        incident_item(i, strip, chosen, on_choose, pcap, on_pcap)
+    };
     view! {
         <section class="incidents" data-testid="incidents" data-count=total.to_string()>
             <h2>{format!("Incidents ({total})")}</h2>
@@ -609,8 +611,8 @@ fn Incidents(
                 <p data-testid="no-incidents">"No incident: no packet stood out in every model at the threshold."</p>
             })}
             <ol class="incident-list">
-                {incidents.into_iter().take(INCIDENTS_SHOWN).map(item).collect_view()}
-                {move || all.get().then(|| rest.clone().into_iter().map(item).collect_view())}
+                {incidents.into_iter().take(INCIDENTS_SHOWN).map(item.clone()).collect_view()}
+                {move || all.get().then(|| rest.clone().into_iter().map(item.clone()).collect_view())}
             </ol>
             {move || (total > INCIDENTS_SHOWN && !all.get()).then(|| view! {
                 <button class="secondary" data-testid="incidents-more" on:click=move |_| set_all.set(true)>
@@ -621,9 +623,10 @@ fn Incidents(
     }
 }
 
-/// One incident of the list.
+/// One incident of the list; when chosen, its actor's activity strip under it.
 fn incident_item(
     i: Incident,
+    strip: Option<Activity>,
     chosen: ReadSignal<Option<usize>>,
     on_choose: Callback<usize>,
     pcap: bool,
@@ -637,6 +640,7 @@ fn incident_item(
     };
     let by = i.detectors.iter().map(|(d, n)| format!("{} {n}", d.short())).collect::<Vec<_>>().join(", ");
     let rank = i.rank;
+    let actor = i.actor.clone();
     view! {
         <li class="incident" data-testid="incident" data-rank=i.rank.to_string() data-kind=format!("{:?}", i.kind)
             class:chosen=move || chosen.get() == Some(rank)
@@ -659,6 +663,10 @@ fn incident_item(
                     <button class="secondary" data-testid="incident-pcap" on:click=move |ev| { ev.stop_propagation(); on_pcap.run(rank); }>"Packets (pcapng)"</button>
                 })}
             </div>
+            {move || (chosen.get() == Some(rank)).then(|| strip.clone().map(|a| {
+                let actor = actor.clone();
+                view! { <ActivityStrip activity=a actor=actor /> }
+            }))}
         </li>
     }
 }
