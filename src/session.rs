@@ -147,10 +147,6 @@ impl Session {
         &self.report
     }
 
-    pub fn capture(&self) -> &Capture {
-        &self.capture
-    }
-
     pub fn params(&self) -> &Params {
         &self.params
     }
