@@ -321,6 +321,27 @@ pub fn scatter_chart(title: &str, s: &Scatter, height: f64) -> Chart {
     c
 }
 
+/// A time axis from `start` to `end` seconds under the plot (`left, right, top, bottom`): about
+/// six nice ticks with their labels; recorded as the chart's data x axis for [`mark_span`].
+fn time_axis(
+    c: &mut Chart,
+    start: f64,
+    end: f64,
+    (left, right, top, bottom): (f64, f64, f64, f64),
+) -> Linear {
+    let x = Linear { d0: start, d1: end, s0: left, s1: right };
+    c.x_axis = Some(XAxis { x, top, bottom });
+    let step = nice_step((end - start) / 6.0);
+    let mut tv = (start / step).ceil() * step;
+    while tv <= end + 1e-9 {
+        let sx = x.screen_from_data(tv);
+        c.line(vec![(sx, bottom), (sx, bottom + 4.0)], MUTED, 1.0);
+        c.text(sx, bottom + FONT + 3.0, compact(tv), Align::Center, MUTED, FONT - 1.0);
+        tv += step;
+    }
+    x
+}
+
 /// Marks `from..=to` (in the data units of the chart's x axis: seconds, packet index) as a
 /// translucent band at least 3 pixels wide, edged in red, with `label` above it and as its
 /// hover text. A chart without a data x axis is left as it is.
@@ -356,14 +377,7 @@ pub fn activity_chart(title: &str, a: &Activity, width: f64, height: f64) -> Cha
     let max = a.host.iter().copied().max().unwrap_or(0) as f64;
     let y = y_axis(&mut c, max.max(1.0), left, right, top, bottom);
     let end = a.start + a.interval_s * a.host.len() as f64;
-    let x = Linear { d0: a.start, d1: end, s0: left, s1: right };
-    c.x_axis = Some(XAxis { x, top, bottom });
-    let step = nice_step((end - a.start) / 6.0);
-    let mut tv = (a.start / step).ceil() * step;
-    while tv <= end + 1e-9 {
-        c.text(x.screen_from_data(tv), bottom + FONT + 3.0, compact(tv), Align::Center, MUTED, FONT - 1.0);
-        tv += step;
-    }
+    time_axis(&mut c, a.start, end, (left, right, top, bottom));
     let slot = (right - left) / a.host.len() as f64;
     for (i, (&all, &flagged)) in a.host.iter().zip(&a.incident).enumerate() {
         let x0 = left + slot * i as f64;
@@ -449,16 +463,7 @@ pub fn traffic_chart(title: &str, s: &TrafficSeries, width: f64, height: f64) ->
     let max = s.packets.iter().copied().max().unwrap_or(0) as f64;
     let y = y_axis(&mut c, max, left, right, top, bottom);
     let end = s.start + s.interval_s * s.packets.len() as f64;
-    let x = Linear { d0: s.start, d1: end, s0: left, s1: right };
-    c.x_axis = Some(XAxis { x, top, bottom });
-    let step = nice_step((end - s.start) / 6.0);
-    let mut tv = (s.start / step).ceil() * step;
-    while tv <= end + 1e-9 {
-        let sx = x.screen_from_data(tv);
-        c.line(vec![(sx, bottom), (sx, bottom + 4.0)], MUTED, 1.0);
-        c.text(sx, bottom + FONT + 3.0, compact(tv), Align::Center, MUTED, FONT - 1.0);
-        tv += step;
-    }
+    let x = time_axis(&mut c, s.start, end, (left, right, top, bottom));
     let points: Vec<(f64, f64)> = s
         .packets
         .iter()

@@ -85,28 +85,25 @@ pub struct Conversation {
 /// Linear-interpolated percentile (`numpy.percentile`'s default) of **sorted** values;
 /// `q` in `[0, 100]`. `None` for an empty slice.
 pub fn percentile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
-    let n = sorted.len();
+    let (lo, hi, frac) = percentile_rank(sorted.len(), q)?;
+    Some(sorted[lo] + (sorted[hi] - sorted[lo]) * frac)
+}
+
+/// The two order statistics (0-based) the `q`th percentile of `n` values interpolates, and
+/// how far between them it lies; `None` for no values.
+fn percentile_rank(n: usize, q: f64) -> Option<(usize, usize, f64)> {
     if n == 0 {
         return None;
     }
     let rank = (q / 100.0).clamp(0.0, 1.0) * (n - 1) as f64;
     let lo = rank.floor() as usize;
-    let hi = rank.ceil() as usize;
-    let frac = rank - lo as f64;
-    Some(sorted[lo] + (sorted[hi] - sorted[lo]) * frac)
+    Some((lo, rank.ceil() as usize, rank - lo as f64))
 }
 
 /// [`percentile_sorted`] of unsorted `values` (in `f64::total_cmp` order), the same value, in
 /// linear time: the two order statistics it interpolates are selected, not sorted for.
 pub fn percentile(values: &[f64], q: f64) -> Option<f64> {
-    let n = values.len();
-    if n == 0 {
-        return None;
-    }
-    let rank = (q / 100.0).clamp(0.0, 1.0) * (n - 1) as f64;
-    let lo = rank.floor() as usize;
-    let hi = rank.ceil() as usize;
-    let frac = rank - lo as f64;
+    let (lo, hi, frac) = percentile_rank(values.len(), q)?;
     let mut v = values.to_vec();
     let (_, &mut at_lo, above) = v.select_nth_unstable_by(lo, f64::total_cmp);
     let at_hi = if hi > lo { above.iter().copied().min_by(f64::total_cmp).unwrap_or(at_lo) } else { at_lo };

@@ -137,6 +137,37 @@ fn failed(stage: Stage) -> impl Fn(DetectError) -> PipelineError {
     }
 }
 
+/// A trained autoencoder, where it trained and why, and how long choosing and training took.
+struct Trained {
+    model: autoencoder::Autoencoder,
+    backend: autoencoder::BackendNote,
+    choose_s: f64,
+    fit_s: f64,
+}
+
+/// Chooses where the autoencoder trains (`Event::Backend`), then trains it on `x`, each epoch an
+/// `Event::Epoch` and the stage's progress: the one way both presets train it.
+async fn train_autoencoder(
+    compute: &Compute,
+    valid: &autoencoder::AutoencoderValidParams,
+    x: &Matrix<f32>,
+    sink: &mut impl ProgressSink,
+) -> Result<Trained, PipelineError> {
+    let fail = failed(Stage::Autoencoder);
+    let t = Instant::now();
+    let (on, backend) = autoencoder::choose(compute, valid, x).await.map_err(&fail)?;
+    let choose_s = t.elapsed().as_secs_f64();
+    go(sink.event(Event::Backend(&backend)))?;
+    let t = Instant::now();
+    let model = autoencoder::train(on, valid, x, &mut |e| {
+        sink.event(Event::Epoch(e))?;
+        sink.event(Event::Progress { stage: Stage::Autoencoder, fraction: e.epoch as f64 / e.epochs as f64 })
+    })
+    .await
+    .map_err(&fail)?;
+    Ok(Trained { model, backend, choose_s, fit_s: t.elapsed().as_secs_f64() })
+}
+
 /// The seed isolation forest's result, which the random forest learns from.
 struct ForestFlags {
     scores: Vec<f64>,
@@ -297,21 +328,9 @@ impl<'a> Work<'a> {
         let prep = t.elapsed().as_secs_f64();
         let p = &params.autoencoder;
         let valid = p.clone().check().map_err(&fail)?;
-        let t_choose = Instant::now();
-        let (on, backend) = autoencoder::choose(self.compute, &valid, &x).await.map_err(&fail)?;
-        let choose_s = t_choose.elapsed().as_secs_f64();
-        go(sink.event(Event::Backend(&backend)))?;
-        let t_fit = Instant::now();
-        let model = autoencoder::train(on, &valid, &x, &mut |e| {
-            sink.event(Event::Epoch(e))?;
-            sink.event(Event::Progress {
-                stage: Stage::Autoencoder,
-                fraction: e.epoch as f64 / e.epochs as f64,
-            })
-        })
-        .await
-        .map_err(&fail)?;
-        let fit = t_fit.elapsed().as_secs_f64();
+        let trained = train_autoencoder(self.compute, &valid, &x, sink).await?;
+        let (model, backend, choose_s, fit) =
+            (trained.model, trained.backend, trained.choose_s, trained.fit_s);
         let t_score = Instant::now();
         let scores = model.score(&x);
         let verdicts = model.threshold().apply(&scores);
@@ -507,17 +526,7 @@ impl<'a> Work<'a> {
         let xw32 = inputs.weighted(|v| v as f32);
         let train_on = xw32.rows(&fit_rows(n, p.autoencoder_rows, seed, 102));
         let valid = p.autoencoder.clone().check().map_err(&fail)?;
-        let (on, backend) = autoencoder::choose(compute, &valid, &train_on).await.map_err(&fail)?;
-        go(sink.event(Event::Backend(&backend)))?;
-        let model = autoencoder::train(on, &valid, &train_on, &mut |e| {
-            sink.event(Event::Epoch(e))?;
-            sink.event(Event::Progress {
-                stage: Stage::Autoencoder,
-                fraction: e.epoch as f64 / e.epochs as f64,
-            })
-        })
-        .await
-        .map_err(&fail)?;
+        let Trained { model, backend, .. } = train_autoencoder(compute, &valid, &train_on, sink).await?;
         let scores = inputs.views(model.score_columns(&xw32, &inputs.group_columns()));
         let details = Details {
             fit_rows: Some(train_on.rows),
