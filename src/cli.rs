@@ -82,6 +82,10 @@ struct DetectArgs {
     /// k-means clusters.
     #[arg(long, default_value_t = 2)]
     k: usize,
+    /// Run the detectors that do not need the autoencoder on a second thread while it trains
+    /// (`--one-thread`: all on one; the results are the same bits either way).
+    #[arg(long)]
+    one_thread: bool,
 }
 
 impl DetectArgs {
@@ -349,7 +353,7 @@ fn analyze_command(
     pcap_out: Option<PathBuf>,
     incident: Option<usize>,
 ) -> anyhow::Result<()> {
-    let (report, capture) = analyze(file, &detect.params(), &detect.compute())?;
+    let (report, capture) = analyze(file, detect)?;
     let mut out = Terminal::new(std::io::stdout().lock());
     write_results(&mut out, &report)?;
     if let Some(labels) = labels {
@@ -384,7 +388,7 @@ fn evaluate_command(
     json: Option<PathBuf>,
     report_out: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    let (report, capture) = analyze(file, &detect.params(), &detect.compute())?;
+    let (report, capture) = analyze(file, detect)?;
     let e = evaluation(labels, stats.as_deref(), &report, &capture)?;
     let mut out = Terminal::new(std::io::stdout().lock());
     write_incidents(&mut out, &report)?;
@@ -416,7 +420,7 @@ fn parity_command(
     if let Some(n) = iforest_seeds {
         return parity_iforest_seeds(&file, &detect, &refs[0], n);
     }
-    let (report, _) = analyze(&file, &detect.params(), &detect.compute())?;
+    let (report, _) = analyze(&file, &detect)?;
     if let Some(path) = json {
         write_json(&path, &report)?;
     }
@@ -497,7 +501,8 @@ impl ProgressSink for Bar {
     }
 }
 
-fn analyze(file: &Path, params: &Params, compute: &Compute) -> anyhow::Result<(Report, Capture)> {
+fn analyze(file: &Path, detect: &DetectArgs) -> anyhow::Result<(Report, Capture)> {
+    let (params, compute) = (&detect.params(), &detect.compute());
     let bytes = read(file)?;
     let bar = ProgressBar::new(1000);
     bar.set_style(
@@ -507,8 +512,10 @@ fn analyze(file: &Path, params: &Params, compute: &Compute) -> anyhow::Result<(R
     );
     let mut sink = Bar { bar };
     let name = file.display().to_string();
+    let helper =
+        (!detect.one_thread).then(|| pipeline::thread_helper(bytes.clone(), name.clone(), params.clone()));
     let analysis =
-        futures_lite::future::block_on(pipeline::run_with(&bytes, &name, params, compute, &mut sink))
+        futures_lite::future::block_on(pipeline::run_with(&bytes, &name, params, compute, &mut sink, helper))
             .with_context(|| name.clone())?;
     sink.bar.finish_and_clear();
     print_warnings(file, &analysis.capture);

@@ -10,13 +10,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::capture::Warning;
 use crate::detect::autoencoder::{BackendNote, Preference};
-use crate::pipeline::{EngineThresholds, Params, Stage};
+use crate::pipeline::{EngineThresholds, Params, Part, Stage};
 use crate::report::ResultsView;
 use crate::session::{Contents, Export};
 use crate::stats::Overview;
 
 /// Bumped when a message changes shape; page and worker must agree.
-pub const PROTOCOL_VERSION: u32 = 6;
+pub const PROTOCOL_VERSION: u32 = 7;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ToWorker {
@@ -32,6 +32,9 @@ pub enum ToWorker {
     /// A file made from `job`'s analysis at its current thresholds; answered by `Exported`
     /// (or `Rejected`: a pcapng of a CSV input).
     Export { job: u64, file: Export },
+    /// From an analysing worker to its helper, with the same file's bytes beside it: run the
+    /// preset's helper steps (`pipeline::help`); answered by `Helped` or `Failed`.
+    Help { job: u64, file_name: String, params: Box<Params> },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,6 +71,11 @@ pub enum FromWorker {
     Results {
         job: u64,
         view: Box<ResultsView>,
+    },
+    /// A helper's answer to `Help`: what its steps left.
+    Helped {
+        job: u64,
+        part: Box<Part>,
     },
     /// The file asked for with `Export`.
     Exported {
@@ -108,6 +116,7 @@ impl FromWorker {
             | FromWorker::Backend { job, .. }
             | FromWorker::Epoch { job, .. }
             | FromWorker::Results { job, .. }
+            | FromWorker::Helped { job, .. }
             | FromWorker::Exported { job, .. }
             | FromWorker::Done { job, .. }
             | FromWorker::Rejected { job, .. }
@@ -194,6 +203,7 @@ mod tests {
             ToWorker::Labels { job: 2, labels: "No.,label,attack\n".into(), stats: None },
             ToWorker::Export { job: 2, file: Export::Pcap { incident: None } },
             ToWorker::Export { job: 2, file: Export::FlaggedCsv },
+            ToWorker::Help { job: 2, file_name: "a.csv".into(), params: Box::new(Params::context(7)) },
         ] {
             let back: ToWorker = serde_json::from_str(&serde_json::to_string(&to).expect("ser")).expect("de");
             assert_eq!(back, to);

@@ -5,6 +5,7 @@
 pub mod canvas;
 pub mod client;
 pub mod gpu;
+pub mod helper;
 pub mod worker_runtime;
 
 use serde::Serialize;
@@ -22,12 +23,15 @@ pub fn to_js<T: Serialize>(value: &T) -> Result<JsValue, String> {
 /// string at memory speed, where serde-wasm-bindgen builds every object and array through calls
 /// into JS on both sides (lab-120k, a threshold move with 1,553 flagged packets: the worker's
 /// answer took 127 ms as JS values). Undefined figures cross JSON as `null` and read back as
-/// `NaN` (`evaluate`'s serde helpers). Every other message is a JS value.
+/// `NaN` (`evaluate`'s serde helpers). A helper's `Helped` (a score per packet and engine)
+/// crosses the same way. Every other message is a JS value.
 pub fn encode_from_worker(msg: &crate::protocol::FromWorker) -> Result<JsValue, String> {
     match msg {
-        crate::protocol::FromWorker::Results { .. } => serde_json::to_string(msg)
-            .map(|s| JsValue::from_str(&s))
-            .map_err(|e| format!("cannot encode a worker message: {e}")),
+        crate::protocol::FromWorker::Results { .. } | crate::protocol::FromWorker::Helped { .. } => {
+            serde_json::to_string(msg)
+                .map(|s| JsValue::from_str(&s))
+                .map_err(|e| format!("cannot encode a worker message: {e}"))
+        }
         _ => to_js(msg),
     }
 }

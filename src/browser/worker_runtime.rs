@@ -1,6 +1,7 @@
 //! The worker side: listens for [`ToWorker`] messages, runs the [`pipeline`] on the bytes that
-//! come with them (the autoencoder on the CPU or WebGPU, see [`super::gpu`]), and posts
-//! [`FromWorker`] answers. Started by the `worker` binary.
+//! come with them (the autoencoder on the CPU or WebGPU, see [`super::gpu`]; the detectors that
+//! do not need it in a [`super::helper`]), and posts [`FromWorker`] answers. Started by the
+//! `worker` and `gpu_worker` binaries; a helper is the `worker` build answering `Help`.
 
 use std::cell::{Cell, RefCell};
 use std::ops::ControlFlow;
@@ -108,15 +109,11 @@ async fn handle(scope: DedicatedWorkerGlobalScope, data: JsValue) {
         ToWorker::Analyze { job, file_name, params, backend } => {
             CURRENT_JOB.set(Some(job));
             let started = Instant::now();
-            let buffer =
-                Reflect::get(&data, &"bytes".into()).ok().and_then(|b| b.dyn_into::<ArrayBuffer>().ok());
-            let Some(buffer) = buffer else {
-                let error = ErrorReport { message: "no file bytes came with the request".into() };
-                post(&scope, &FromWorker::Failed { job, error });
-                return;
-            };
+            let Some(buffer) = file_bytes(&scope, job, &data) else { return };
             let bytes = Uint8Array::new(&buffer).to_vec();
-            drop(buffer); // the JS copy can be collected while we parse
+            // The JS copy goes to the helper, or is collected while we parse.
+            let helper = super::helper::wanted(&params, bytes.len() as f64)
+                .then(|| super::helper::start(job, &file_name, &params, buffer));
             let compute = Compute {
                 preference: backend,
                 accelerator: match backend {
@@ -126,7 +123,9 @@ async fn handle(scope: DedicatedWorkerGlobalScope, data: JsValue) {
             };
             let mut sink = PostingSink { scope: scope.clone(), job, last: None };
             SESSION.set(None); // its memory is needed for this run
-            let answer = match pipeline::run_with(&bytes, &file_name, &params, &compute, &mut sink).await {
+            let answer = match pipeline::run_with(&bytes, &file_name, &params, &compute, &mut sink, helper)
+                .await
+            {
                 Ok(analysis) => match Session::new(analysis, &file_name, bytes.len(), *params).map(|mut s| {
                     s.keep_source(bytes);
                     s
@@ -138,6 +137,18 @@ async fn handle(scope: DedicatedWorkerGlobalScope, data: JsValue) {
                         done(job, started)
                     }
                 },
+                Err(e) => FromWorker::Failed { job, error: e.into() },
+            };
+            post(&scope, &answer);
+            CURRENT_JOB.set(None);
+        }
+        ToWorker::Help { job, file_name, params } => {
+            CURRENT_JOB.set(Some(job));
+            let Some(buffer) = file_bytes(&scope, job, &data) else { return };
+            let bytes = Uint8Array::new(&buffer).to_vec();
+            drop(buffer);
+            let answer = match pipeline::help(&bytes, &file_name, &params).await {
+                Ok(part) => FromWorker::Helped { job, part: Box::new(part) },
                 Err(e) => FromWorker::Failed { job, error: e.into() },
             };
             post(&scope, &answer);
@@ -162,6 +173,16 @@ async fn handle(scope: DedicatedWorkerGlobalScope, data: JsValue) {
             s.set_labels(labels.as_bytes(), stats.as_deref().map(str::as_bytes)).map_err(ErrorReport::from)
         }),
     }
+}
+
+/// The file's bytes sent beside a request, or `Failed` posted for `job`.
+fn file_bytes(scope: &DedicatedWorkerGlobalScope, job: u64, data: &JsValue) -> Option<ArrayBuffer> {
+    let buffer = Reflect::get(data, &"bytes".into()).ok().and_then(|b| b.dyn_into::<ArrayBuffer>().ok());
+    if buffer.is_none() {
+        let error = ErrorReport { message: "no file bytes came with the request".into() };
+        post(scope, &FromWorker::Failed { job, error });
+    }
+    buffer
 }
 
 fn done(job: u64, started: Instant) -> FromWorker {

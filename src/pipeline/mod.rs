@@ -8,6 +8,10 @@
 //! Detection is each preset's list of steps ([`Preset::steps`], `stages`), one per detector
 //! (plus the default preset's features and its combined score); `scored` keeps the default
 //! preset's scores to cut again at other thresholds.
+//!
+//! A [`Helper`] runs the steps that do not need the autoencoder ([`Preset::helper_steps`],
+//! through [`help`]) on the other core while it trains: a second worker in the page, a thread
+//! natively. Each step draws from its own seeded stream, so where a step runs changes no bit.
 
 mod scored;
 mod stages;
@@ -30,7 +34,11 @@ use crate::report::{self, Agreement, DetectorReport, InputInfo, Report};
 use crate::stats::{self, Overview};
 
 pub use scored::{EngineThresholds, Scored};
-pub use stages::Step;
+pub use stages::{Part, Step};
+
+/// The steps of an analysis that run elsewhere: a future for what they left ([`help`] run in
+/// another worker or thread), or why they could not run (the analysis then runs them itself).
+pub type Helper = futures_lite::future::BoxedLocal<Result<Part, String>>;
 
 /// A step of the analysis as the page and the CLI show it, in the order they run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -260,24 +268,63 @@ fn go(flow: ControlFlow<()>) -> Result<(), PipelineError> {
     if flow.is_break() { Err(PipelineError::Cancelled) } else { Ok(()) }
 }
 
-/// [`run_with`] on the CPU, blocking until it is done (every await in it is then ready at once).
+/// [`run_with`] on the CPU, blocking until it is done (every await in it is then ready at once),
+/// with a [`thread_helper`] on the other core.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn run(
     bytes: &[u8],
     name: &str,
     params: &Params,
     sink: &mut impl ProgressSink,
 ) -> Result<Analysis, PipelineError> {
-    futures_lite::future::block_on(run_with(bytes, name, params, &Compute::cpu(), sink))
+    let helper = params.detect.then(|| thread_helper(bytes.to_vec(), name.to_string(), params.clone()));
+    futures_lite::future::block_on(run_with(bytes, name, params, &Compute::cpu(), sink, helper))
+}
+
+/// A [`Helper`] on a thread of its own: it parses `bytes` again (tens of milliseconds beside
+/// the seconds of the steps it takes over) and runs [`help`].
+#[cfg(not(target_arch = "wasm32"))]
+pub fn thread_helper(bytes: Vec<u8>, name: String, params: Params) -> Helper {
+    let thread = std::thread::Builder::new()
+        .name("netsieve-helper".into())
+        .spawn(move || futures_lite::future::block_on(help(&bytes, &name, &params)));
+    Box::pin(async move {
+        let thread = thread.map_err(|e| format!("cannot start the helper thread: {e}"))?;
+        match thread.join() {
+            Ok(part) => part.map_err(|e| e.to_string()),
+            Err(_) => Err("the helper thread panicked".to_string()),
+        }
+    })
+}
+
+/// A helper's side of an analysis: parses `bytes` and runs the preset's
+/// [`Preset::helper_steps`], returning what they leave (no progress: the analysis it helps
+/// shows its own).
+pub async fn help(bytes: &[u8], name: &str, params: &Params) -> Result<Part, PipelineError> {
+    let capture = capture::parse(bytes)?;
+    if capture.is_empty() {
+        return Err(PipelineError::NoPackets);
+    }
+    let compute = Compute::cpu();
+    let mut work = stages::Work::new(&capture, name, bytes.len(), params, &compute, BTreeMap::new());
+    let mut ran = Vec::new();
+    for step in params.preset.helper_steps() {
+        let t = Instant::now();
+        step.run(&mut work, &mut NoProgress).await?;
+        ran.push((step, t.elapsed().as_secs_f64()));
+    }
+    Ok(work.into_part(ran))
 }
 
 /// Parses `bytes`, computes the overview and, when `params.detect`, runs the detectors, the
-/// autoencoder where `compute` says.
+/// autoencoder where `compute` says, the steps a `helper` takes over there.
 pub async fn run_with(
     bytes: &[u8],
     name: &str,
     params: &Params,
     compute: &Compute,
     sink: &mut impl ProgressSink,
+    helper: Option<Helper>,
 ) -> Result<Analysis, PipelineError> {
     let started = Instant::now();
     let mut timings = BTreeMap::new();
@@ -300,7 +347,8 @@ pub async fn run_with(
 
     // A capture without packets has an overview (0 packets) but nothing to detect.
     let (report, scored) = if params.detect && !capture.is_empty() {
-        let (report, scored) = detect(&capture, name, bytes.len(), params, compute, sink, timings).await?;
+        let (report, scored) =
+            detect(&capture, name, bytes.len(), params, compute, sink, timings, helper).await?;
         (Some(report), scored)
     } else {
         (None, None)
@@ -313,7 +361,10 @@ fn to_json<T: Serialize>(v: &T) -> serde_json::Value {
 }
 
 /// Runs the preset's detectors on a parsed capture: the report, and for the default preset
-/// the scores that [`Scored::report`] cuts again at other thresholds.
+/// the scores that [`Scored::report`] cuts again at other thresholds. With a `helper`, the
+/// offloaded steps run there and their results are taken in before the first step that reads
+/// them; a helper that fails leaves them to run here.
+#[allow(clippy::too_many_arguments)]
 pub async fn detect(
     capture: &Capture,
     name: &str,
@@ -322,18 +373,64 @@ pub async fn detect(
     compute: &Compute,
     sink: &mut impl ProgressSink,
     timings: BTreeMap<String, f64>,
+    mut helper: Option<Helper>,
 ) -> Result<(Report, Option<Scored>), PipelineError> {
     if capture.is_empty() {
         return Err(PipelineError::NoPackets);
     }
+    let preset = params.preset;
     let mut work = stages::Work::new(capture, name, bytes, params, compute, timings);
-    for &step in params.preset.steps() {
+    let steps = if helper.is_some() { preset.own_steps() } else { preset.steps().to_vec() };
+    for step in steps {
+        if step.needs().iter().any(|s| s.offloads())
+            && let Some(h) = helper.take()
+        {
+            join(h, &mut work, preset, sink).await?;
+        }
         let (stage, t) = (step.stage(), Instant::now());
         go(sink.event(Event::Progress { stage, fraction: 0.0 }))?;
         step.run(&mut work, sink).await?;
         go(sink.event(Event::StageDone { stage, seconds: t.elapsed().as_secs_f64() }))?;
     }
+    if let Some(h) = helper.take() {
+        join(h, &mut work, preset, sink).await?;
+    }
     work.finish()
+}
+
+/// Waits for the helper's part and takes it in, or runs its steps here if it failed.
+async fn join(
+    helper: Helper,
+    work: &mut stages::Work<'_>,
+    preset: Preset,
+    sink: &mut impl ProgressSink,
+) -> Result<(), PipelineError> {
+    let offloaded: Vec<Step> = preset.steps().iter().copied().filter(|s| s.offloads()).collect();
+    if let Some(first) = offloaded.first() {
+        go(sink.event(Event::Progress { stage: first.stage(), fraction: 0.0 }))?;
+    }
+    let t = Instant::now();
+    match helper.await {
+        Ok(part) => {
+            // How long the analysis waited for its helper (0: the helper was done first).
+            work.time("helper_wait", t.elapsed().as_secs_f64());
+            for &(step, seconds) in part.steps() {
+                if step.offloads() {
+                    go(sink.event(Event::StageDone { stage: step.stage(), seconds }))?;
+                }
+            }
+            work.absorb(part);
+        }
+        Err(_) => {
+            for step in offloaded {
+                let (stage, t) = (step.stage(), Instant::now());
+                go(sink.event(Event::Progress { stage, fraction: 0.0 }))?;
+                step.run(work, sink).await?;
+                go(sink.event(Event::StageDone { stage, seconds: t.elapsed().as_secs_f64() }))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -446,6 +543,70 @@ mod tests {
         assert_eq!(json["row_no"][0], 1);
     }
 
+    /// A report without its timings (which differ from run to run).
+    fn untimed(mut r: Report) -> Report {
+        r.timings_s.clear();
+        for d in r.detectors.values_mut() {
+            d.timings_s.clear();
+            d.details.training.epoch_seconds = None;
+        }
+        r
+    }
+
+    fn quick(preset: Preset) -> Params {
+        let mut p = Params { preset, ..Params::seed(42) };
+        p.autoencoder.epochs = 2;
+        p.context.autoencoder.epochs = 2;
+        p
+    }
+
+    #[test]
+    fn a_helper_changes_no_bit_of_either_preset() {
+        let bytes = csv(600);
+        for preset in [Preset::Seed, Preset::Context] {
+            let p = quick(preset);
+            let alone = |helper| {
+                futures_lite::future::block_on(run_with(
+                    &bytes,
+                    "x.csv",
+                    &p,
+                    &Compute::cpu(),
+                    &mut NoProgress,
+                    helper,
+                ))
+                .expect("runs")
+            };
+            let one = alone(None);
+            let two = alone(Some(thread_helper(bytes.clone(), "x.csv".into(), p.clone())));
+            let (one, two) = (one.report.expect("report"), two.report.expect("report"));
+            assert_eq!(untimed(one.clone()), untimed(two.clone()), "{preset:?}");
+            // The helper's steps are timed as it ran them.
+            for k in ["if", "kmeans"] {
+                assert!(two.timings_s.contains_key(k), "{preset:?}: {k}");
+            }
+            // A helper that fails leaves its steps to run here, with the same results.
+            let failed: Helper = Box::pin(async { Err("no second core".to_string()) });
+            let three = alone(Some(failed)).report.expect("report");
+            assert_eq!(untimed(one), untimed(three), "{preset:?}");
+        }
+    }
+
+    #[test]
+    fn a_helpers_part_reads_back_from_json_as_it_was() {
+        let bytes = csv(300);
+        let p = quick(Preset::Context);
+        let part = futures_lite::future::block_on(help(&bytes, "x.csv", &p)).expect("helps");
+        let ran: Vec<Step> = part.steps().iter().map(|(s, _)| *s).collect();
+        assert_eq!(ran, vec![Step::Features, Step::Iforest, Step::KMeans]);
+        let json = serde_json::to_string(&part).expect("serialises");
+        let back: Part = serde_json::from_str(&json).expect("deserialises");
+        assert_eq!(back, part);
+        let p = quick(Preset::Seed);
+        let part = futures_lite::future::block_on(help(&bytes, "x.csv", &p)).expect("helps");
+        let back: Part = serde_json::from_str(&serde_json::to_string(&part).expect("ser")).expect("de");
+        assert_eq!(back, part);
+    }
+
     #[test]
     fn zero_packets_is_a_clear_error() {
         let a = run(&csv(0), "x.csv", &Params::seed(42), &mut NoProgress).expect("an overview");
@@ -458,6 +619,7 @@ mod tests {
             &Compute::cpu(),
             &mut NoProgress,
             BTreeMap::new(),
+            None,
         ))
         .expect_err("fails");
         assert_eq!(err, PipelineError::NoPackets);

@@ -18,7 +18,7 @@ use crate::incidents;
 use crate::report::{Details, DetectorReport, Report};
 
 /// One engine of the default preset after scoring: its scores and its report without verdicts.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(super) struct Engine {
     pub name: DetectorId,
     pub scores: Vec<f64>,

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
 use super::scored::{Engine, Scored};
@@ -21,7 +22,8 @@ use crate::features::{Matrix, NUMERIC_COLUMNS, SeedFeatures};
 use crate::report::{Clusters, Details, DetectorReport, ForestCounts, Report, Training};
 
 /// One stage of a preset's detection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Step {
     /// seed: the autoencoder on one-hot Protocol and min-max scaled Length.
     SeedAutoencoder,
@@ -61,6 +63,23 @@ impl Preset {
     /// engines, each with its own line: `EngineThresholds`), in the order they run.
     pub fn engines(self) -> Vec<DetectorId> {
         self.steps().iter().filter_map(|s| s.engine()).collect()
+    }
+
+    /// What a helper (a second worker, a second thread) runs while the analysis trains its
+    /// autoencoder: the steps that [`Step::offloads`] and the steps they need, in list order.
+    pub fn helper_steps(self) -> Vec<Step> {
+        let steps = self.steps();
+        steps
+            .iter()
+            .copied()
+            .filter(|s| s.offloads() || steps.iter().any(|o| o.offloads() && o.needs().contains(s)))
+            .collect()
+    }
+
+    /// What the analysis runs itself while a helper runs [`Preset::helper_steps`]: every step
+    /// that does not offload (the features both need are built on both sides).
+    pub fn own_steps(self) -> Vec<Step> {
+        self.steps().iter().copied().filter(|s| !s.offloads()).collect()
     }
 }
 
@@ -106,6 +125,20 @@ impl Step {
             Step::Incidents => &[Step::Features, Step::Iforest, Step::KMeans, Step::Autoencoder],
             _ => &[],
         }
+    }
+
+    /// Whether the step can run in a helper beside the autoencoder: it reads neither the
+    /// autoencoder's results nor the device it trains on (a WebGPU device belongs to one
+    /// worker), and nothing before the combined score reads its results.
+    pub fn offloads(self) -> bool {
+        matches!(
+            self,
+            Step::SeedIsolationForest
+                | Step::SeedRandomForest
+                | Step::SeedKMeans
+                | Step::Iforest
+                | Step::KMeans
+        )
     }
 
     /// Runs the step on `work`.
@@ -247,6 +280,25 @@ fn fit_rows(n: usize, max: usize, seed: u64, stream: u64) -> Vec<usize> {
     rows
 }
 
+/// What a helper's steps leave for the analysis ([`Preset::helper_steps`]): the seed preset's
+/// detector reports, the default preset's engines, their timings. It crosses between workers
+/// as JSON; every score reads back as the very `f64` written (`float_roundtrip`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Part {
+    detectors: BTreeMap<DetectorId, DetectorReport>,
+    engines: Vec<Engine>,
+    timings: BTreeMap<String, f64>,
+    /// Each step the helper ran, with its seconds.
+    steps: Vec<(Step, f64)>,
+}
+
+impl Part {
+    /// The steps the helper ran, with their seconds.
+    pub fn steps(&self) -> &[(Step, f64)] {
+        &self.steps
+    }
+}
+
 /// What the steps of one analysis share: the capture and settings, and what each step leaves
 /// for the next.
 pub(super) struct Work<'a> {
@@ -288,6 +340,30 @@ impl<'a> Work<'a> {
             engines: Vec::new(),
             scored: None,
         }
+    }
+
+    /// What this analysis's steps left that another analysis of the same capture needs: a
+    /// helper's answer. `steps` are the steps run, with their seconds.
+    pub(super) fn into_part(self, steps: Vec<(Step, f64)>) -> Part {
+        let offloaded: Vec<Step> = steps.iter().map(|(s, _)| *s).collect();
+        let mut detectors = self.detectors;
+        detectors.retain(|id, _| offloaded.iter().any(|s| s.detector() == Some(*id)));
+        Part { detectors, engines: self.engines, timings: self.timings, steps }
+    }
+
+    /// Records a timing of the analysis (seconds).
+    pub(super) fn time(&mut self, name: &str, seconds: f64) {
+        self.timings.insert(name.to_string(), seconds);
+    }
+
+    /// Takes in what a helper's steps left, as if they had run here.
+    pub(super) fn absorb(&mut self, part: Part) {
+        let own = self.timings.clone();
+        self.detectors.extend(part.detectors);
+        self.engines.extend(part.engines);
+        self.timings.extend(part.timings);
+        // What both sides ran (the parse, the features) is timed as this side saw it.
+        self.timings.extend(own);
     }
 
     /// The report once every step has run, and for the default preset the scores that
@@ -557,7 +633,10 @@ impl<'a> Work<'a> {
                 return Err(PipelineError::Missing(step));
             }
         }
-        let engines = std::mem::take(&mut self.engines);
+        // In the preset's order, wherever each engine ran: the combined score adds them up in it.
+        let mut engines = std::mem::take(&mut self.engines);
+        let order = Preset::Context.engines();
+        engines.sort_by_key(|e| order.iter().position(|&o| o == e.name));
         let scored = Scored::new(inputs.ctx, inputs.scale, engines, self.timings.clone());
         let report = scored.report(self.capture, self.name, self.bytes, self.params);
         self.scored = Some((report, scored));
@@ -579,6 +658,36 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_helper_and_the_analysis_share_the_steps_between_them() {
+        for preset in [Preset::Seed, Preset::Context] {
+            let (own, helper) = (preset.own_steps(), preset.helper_steps());
+            for step in preset.steps() {
+                assert!(own.contains(step) || helper.contains(step), "{preset:?}: {step:?} runs nowhere");
+                assert!(!(step.offloads() && own.contains(step)), "{preset:?}: {step:?} runs twice");
+            }
+            // The helper has what its steps need; the analysis has what its own steps need,
+            // or waits for the helper.
+            for (i, step) in helper.iter().enumerate() {
+                for need in step.needs() {
+                    assert!(helper[..i].contains(need), "{preset:?} helper: {step:?} needs {need:?}");
+                }
+            }
+            for (i, step) in own.iter().enumerate() {
+                for need in step.needs() {
+                    assert!(
+                        need.offloads() || own[..i].contains(need),
+                        "{preset:?}: {step:?} needs {need:?}"
+                    );
+                }
+            }
+            assert!(own.iter().all(|s| s.stage() != Stage::IsolationForest), "{preset:?}");
+        }
+        assert_eq!(Preset::Context.helper_steps(), vec![Step::Features, Step::Iforest, Step::KMeans]);
+        assert_eq!(Preset::Context.own_steps(), vec![Step::Features, Step::Autoencoder, Step::Incidents]);
+        assert_eq!(Preset::Seed.own_steps(), vec![Step::SeedAutoencoder]);
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub struct DetectorReport {
     pub count: usize,
     /// `No.` of each flagged packet, ascending.
     pub flagged: Vec<u64>,
+    /// Undefined (`null` in JSON, NaN here) for an engine of the default preset whose flags are
+    /// not cut yet.
+    #[serde(with = "crate::evaluate::undefined")]
     pub threshold: f64,
     /// One per packet, in file order (aligned with [`Report::row_no`]); higher = more anomalous.
     pub scores: Vec<f64>,

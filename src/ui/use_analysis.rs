@@ -401,7 +401,8 @@ impl UseAnalysis {
             return;
         }
         match msg {
-            FromWorker::Ready { .. } => {}
+            // A helper's answer goes to the worker it helps, never to the page.
+            FromWorker::Ready { .. } | FromWorker::Helped { .. } => {}
             FromWorker::Progress { stage, fraction, .. } => self.set.progress.set(Some((stage, fraction))),
             FromWorker::Overview { overview, warnings, warnings_total, skipped_rows, .. } => {
                 self.set.warnings.set(Warnings { kept: warnings, total: warnings_total, skipped_rows });
