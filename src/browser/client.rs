@@ -17,14 +17,26 @@ pub enum WorkerKind {
     /// With burn's WebGPU runtime (18 MB of wasm: V8 compiling it slows the first analysis by
     /// seconds, so it is only loaded where it can be used).
     WebGpu,
+    /// The CPU build as an analysing worker's helper ([`super::helper`]), named so that it
+    /// knows not to start a helper of its own.
+    Helper,
 }
 
 impl WorkerKind {
     /// Where Trunk puts the worker's loader, relative to the page (works from a sub-path).
     fn url(self) -> &'static str {
         match self {
-            WorkerKind::Cpu => "./worker_loader.js",
+            WorkerKind::Cpu | WorkerKind::Helper => "./worker_loader.js",
             WorkerKind::WebGpu => "./gpu_worker_loader.js",
+        }
+    }
+
+    /// The worker's name (`self.name` inside it).
+    pub fn name(self) -> &'static str {
+        match self {
+            WorkerKind::Cpu => "netsieve",
+            WorkerKind::WebGpu => "netsieve-webgpu",
+            WorkerKind::Helper => "netsieve-helper",
         }
     }
 }
@@ -44,7 +56,10 @@ impl WorkerClient {
         mut on_message: impl FnMut(FromWorker) + 'static,
         mut on_error: impl FnMut(String) + 'static,
     ) -> Result<Self, String> {
-        let worker = Worker::new(kind.url()).map_err(|e| format!("cannot start the worker: {e:?}"))?;
+        let options = web_sys::WorkerOptions::new();
+        options.set_name(kind.name());
+        let worker = Worker::new_with_options(kind.url(), &options)
+            .map_err(|e| format!("cannot start the worker: {e:?}"))?;
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
             match decode_from_worker(event.data()) {
                 Ok(msg) => on_message(msg),

@@ -141,6 +141,7 @@ async fn handle(scope: DedicatedWorkerGlobalScope, data: JsValue) {
             };
             post(&scope, &answer);
             CURRENT_JOB.set(None);
+            super::helper::warm_up(); // for the next analysis
         }
         ToWorker::Help { job, file_name, params } => {
             CURRENT_JOB.set(Some(job));
@@ -232,4 +233,5 @@ pub fn start() {
     scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget(); // lives as long as the worker
     post(&scope, &FromWorker::Ready { version: PROTOCOL_VERSION });
+    super::helper::warm_up();
 }
