@@ -5,7 +5,7 @@
 //! the first takes that in before the combined score ([`pipeline::Helper`]).
 //!
 //! The first worker hears its helper only while it waits (its analysis runs without yielding),
-//! so a helper is started ahead, as a spare, when the first worker starts and after each
+//! so a helper is started ahead, as a spare, when the first worker starts and soon after each
 //! analysis: by the time a file comes it has said `Ready` and the work is handed over at once.
 //! A helper serves one analysis and is ended when the analysis stops waiting for it (answered,
 //! failed, or the first worker ended by a cancel), so its memory is given back at once.
@@ -127,6 +127,22 @@ pub fn warm_up() {
             *spare = Some(spawn());
         }
     });
+}
+
+/// [`warm_up`] in `ms` milliseconds: after an analysis, so that the spare's start (V8 compiling
+/// its module on the other core) does not slow the page drawing the results.
+pub fn warm_up_in(ms: u32) {
+    let global = js_sys::global();
+    let set_timeout = js_sys::Reflect::get(&global, &"setTimeout".into())
+        .ok()
+        .and_then(|f| wasm_bindgen::JsCast::dyn_into::<Function>(f).ok());
+    match set_timeout {
+        Some(f) => {
+            let later = wasm_bindgen::closure::Closure::once_into_js(warm_up);
+            let _ = f.call2(&global, &later, &JsValue::from(ms));
+        }
+        None => warm_up(),
+    }
 }
 
 /// Ends the helper when the analysis stops waiting for it, answered or not (dropped outside the

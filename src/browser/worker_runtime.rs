@@ -141,7 +141,7 @@ async fn handle(scope: DedicatedWorkerGlobalScope, data: JsValue) {
             };
             post(&scope, &answer);
             CURRENT_JOB.set(None);
-            super::helper::warm_up(); // for the next analysis
+            super::helper::warm_up_in(2_000); // for the next analysis
         }
         ToWorker::Help { job, file_name, params } => {
             CURRENT_JOB.set(Some(job));

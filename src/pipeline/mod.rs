@@ -532,7 +532,8 @@ mod tests {
             run(&csv(3), "x.csv", &Params::overview_only(), &mut sink).err(),
             Some(PipelineError::Cancelled)
         );
-        let mut sink = Collect(Vec::new(), Some(Stage::KMeans));
+        // A stage the helper runs: the analysis stops when it comes to wait for it.
+        let mut sink = Collect(Vec::new(), Some(Stage::IsolationForest));
         let mut p = Params::seed(42);
         p.autoencoder.epochs = 1;
         assert_eq!(run(&csv(300), "x.csv", &p, &mut sink).err(), Some(PipelineError::Cancelled));
@@ -614,9 +615,11 @@ mod tests {
         let part = futures_lite::future::block_on(help(&bytes, "x.csv", &p)).expect("helps");
         let ran: Vec<Step> = part.steps().iter().map(|(s, _)| *s).collect();
         assert_eq!(ran, vec![Step::Features, Step::Iforest]);
+        // (An engine's report has no threshold yet: NaN, which equals nothing, so compare JSON.)
         let json = serde_json::to_string(&part).expect("serialises");
         let back: Part = serde_json::from_str(&json).expect("deserialises");
-        assert_eq!(back, part);
+        assert_eq!(serde_json::to_string(&back).expect("serialises"), json);
+        assert_eq!(back.engines()[0].scores, part.engines()[0].scores);
         let p = quick(Preset::Seed);
         let part = futures_lite::future::block_on(help(&bytes, "x.csv", &p)).expect("helps");
         let back: Part = serde_json::from_str(&serde_json::to_string(&part).expect("ser")).expect("de");

@@ -319,6 +319,11 @@ impl Part {
     pub fn steps(&self) -> &[(Step, f64)] {
         &self.steps
     }
+
+    #[cfg(test)]
+    pub(super) fn engines(&self) -> &[Engine] {
+        &self.engines
+    }
 }
 
 /// What the steps of one analysis share: the capture and settings, and what each step leaves
