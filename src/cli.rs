@@ -800,7 +800,15 @@ fn bench(files: &[PathBuf], runs: usize, detect_runs: usize) -> anyhow::Result<(
             let mut per_stage: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
             let mut wall = Vec::new();
             let mut recut = Vec::new();
+            let mut alone = Vec::new();
             for _ in 0..detect_runs {
+                if pipeline::helper_pays(&params, bytes.len()) {
+                    let t = Instant::now();
+                    let (cpu, mut quiet) = (Compute::cpu(), NoProgress);
+                    let one = pipeline::run_with(&bytes, "bench", &params, &cpu, &mut quiet, None);
+                    futures_lite::future::block_on(one)?;
+                    alone.push(t.elapsed().as_secs_f64());
+                }
                 let t = Instant::now();
                 let a = pipeline::run(&bytes, "bench", &params, &mut NoProgress)?;
                 wall.push(t.elapsed().as_secs_f64());
@@ -828,8 +836,13 @@ fn bench(files: &[PathBuf], runs: usize, detect_runs: usize) -> anyhow::Result<(
                     recut.push([flags, view, csv, markdown, lap.next()]);
                 }
             }
+            let helper = if alone.is_empty() {
+                "no helper".to_string()
+            } else {
+                format!("with a helper thread; {:.3} s on one thread", median(alone))
+            };
             println!(
-                "\n{preset} preset on {}, median of {detect_runs} run(s): {:.3} s in all; seconds per stage",
+                "\n{preset} preset on {}, median of {detect_runs} run(s): {:.3} s in all ({helper}); seconds per stage",
                 file.display(),
                 median(wall)
             );

@@ -18,17 +18,8 @@ use wasm_bindgen::JsValue;
 
 use super::client::{WorkerClient, WorkerKind};
 use crate::pipeline::{Helper, Params, Part};
+
 use crate::protocol::{FromWorker, ToWorker};
-
-/// Files above this are analysed without a helper. Its memory comes on top of the first
-/// worker's (it parses the capture and builds the features again): about 0.7 GB at 64 MiB of
-/// CSV, past which the tab's memory matters more than the seconds it saves.
-pub const HELPER_MAX_BYTES: f64 = 64.0 * 1024.0 * 1024.0;
-
-/// Whether an analysis of `bytes` with `params` gets a helper.
-pub fn wanted(params: &Params, bytes: f64) -> bool {
-    params.detect && bytes <= HELPER_MAX_BYTES && !params.preset.helper_steps().is_empty()
-}
 
 /// A promise and the function that resolves it.
 fn promise() -> (Promise, Option<Function>) {

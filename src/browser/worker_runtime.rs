@@ -112,7 +112,7 @@ async fn handle(scope: DedicatedWorkerGlobalScope, data: JsValue) {
             let Some(buffer) = file_bytes(&scope, job, &data) else { return };
             let bytes = Uint8Array::new(&buffer).to_vec();
             // The JS copy goes to the helper, or is collected while we parse.
-            let helper = super::helper::wanted(&params, bytes.len() as f64)
+            let helper = pipeline::helper_pays(&params, bytes.len())
                 .then(|| super::helper::start(job, &file_name, &params, buffer));
             let compute = Compute {
                 preference: backend,
