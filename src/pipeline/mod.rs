@@ -294,7 +294,6 @@ fn go(flow: ControlFlow<()>) -> Result<(), PipelineError> {
 
 /// [`run_with`] on the CPU, blocking until it is done (every await in it is then ready at once),
 /// with a [`thread_helper`] on the other core where it [pays](helper_pays).
-#[cfg(not(target_arch = "wasm32"))]
 pub fn run(
     bytes: &[u8],
     name: &str,
@@ -307,8 +306,8 @@ pub fn run(
 }
 
 /// A [`Helper`] on a thread of its own: it parses `bytes` again (tens of milliseconds beside
-/// the seconds of the steps it takes over) and runs [`help`].
-#[cfg(not(target_arch = "wasm32"))]
+/// the seconds of the steps it takes over) and runs [`help`]. Where threads cannot start (wasm
+/// without them) it fails at once and the analysis runs those steps itself.
 pub fn thread_helper(bytes: Vec<u8>, name: String, params: Params) -> Helper {
     let thread = std::thread::Builder::new()
         .name("netsieve-helper".into())
