@@ -114,7 +114,7 @@ test('hostile capture: markup, scripts, bidi, NUL and formulas stay inert text o
   await context.close();
 });
 
-test('offline: once loaded, the page and both workers come from the service worker; nothing leaves the origin, nothing is fetched after the drop', async ({ browser }) => {
+test('offline: once loaded, the page and both workers come from the service worker; nothing leaves the origin; after the drop only the helper worker loads, from the service worker', async ({ browser }) => {
   const dist = join(ROOT, 'dist');
   const server = await serve(dist, 0);
   const origin = `http://127.0.0.1:${server.address().port}`;
@@ -144,12 +144,21 @@ test('offline: once loaded, the page and both workers come from the service work
   });
   assert(served.cpu && served.gpu && served.gpuLoader, `both workers load offline: ${JSON.stringify(served)}`);
   const atDrop = requests.length;
+  const fromCache = new Map();
+  context.on('response', (r) => fromCache.set(r.url(), r.fromServiceWorker()));
   await seedPreset(page);
   eq(await upload(page, join(DATA, 'sample-small.csv')), 'done', 'phase offline');
   eq(await packetCount(page), 5224, 'packet count offline');
   await sameCountsAsCli(page, join(DATA, 'sample-small.csv'));
+  // The only loads after the drop are the CPU worker's files, for the helper worker started
+  // ahead for the next analysis, and they come from the service worker's cache (the network is
+  // gone: the server is closed and the browser offline).
   const late = requests.slice(atDrop).filter((u) => !u.startsWith('blob:') && !u.startsWith('data:'));
-  eq(late.length, 0, `requests after the drop: ${late.join(', ')}`);
+  const helper = ['/worker_loader.js', '/worker.js', '/worker_bg.wasm'];
+  const other = late.filter((u) => !helper.includes(new URL(u).pathname));
+  eq(other.length, 0, `requests after the drop: ${other.join(', ')}`);
+  await page.waitForTimeout(500);
+  for (const u of late) assert(fromCache.get(u) === true, `${u} after the drop did not come from the service worker`);
   const foreign = requests.filter((u) => !u.startsWith(`${origin}/`) && !u.startsWith('blob:') && !u.startsWith('data:'));
   eq(foreign.length, 0, `requests off the origin: ${foreign.join(', ')}`);
   eq(errors.length, 0, `console errors ${errors.join(' | ')}`);
