@@ -414,10 +414,7 @@ pub async fn detect(
         {
             join(h, &mut work, preset, sink).await?;
         }
-        let (stage, t) = (step.stage(), Instant::now());
-        go(sink.event(Event::Progress { stage, fraction: 0.0 }))?;
-        step.run(&mut work, sink).await?;
-        go(sink.event(Event::StageDone { stage, seconds: t.elapsed().as_secs_f64() }))?;
+        run_step(step, &mut work, sink).await?;
     }
     if let Some(h) = helper.take() {
         join(h, &mut work, preset, sink).await?;
@@ -450,14 +447,23 @@ async fn join(
         }
         Err(_) => {
             for step in offloaded {
-                let (stage, t) = (step.stage(), Instant::now());
-                go(sink.event(Event::Progress { stage, fraction: 0.0 }))?;
-                step.run(work, sink).await?;
-                go(sink.event(Event::StageDone { stage, seconds: t.elapsed().as_secs_f64() }))?;
+                run_step(step, work, sink).await?;
             }
         }
     }
     Ok(())
+}
+
+/// Runs one step here, its stage shown from start to done.
+async fn run_step(
+    step: Step,
+    work: &mut stages::Work<'_>,
+    sink: &mut impl ProgressSink,
+) -> Result<(), PipelineError> {
+    let (stage, t) = (step.stage(), Instant::now());
+    go(sink.event(Event::Progress { stage, fraction: 0.0 }))?;
+    step.run(work, sink).await?;
+    go(sink.event(Event::StageDone { stage, seconds: t.elapsed().as_secs_f64() }))
 }
 
 #[allow(clippy::too_many_arguments)]
