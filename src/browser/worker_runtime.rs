@@ -111,10 +111,9 @@ async fn handle(scope: DedicatedWorkerGlobalScope, data: JsValue) {
             let started = Instant::now();
             let Some(buffer) = file_bytes(&scope, job, &data) else { return };
             let bytes = Uint8Array::new(&buffer).to_vec();
-            // The page's helper worker is switched off until the recovery end-to-end test passes
-            // with it (it hung there); the JS copy is collected while we parse.
-            drop(buffer);
-            let helper: Option<pipeline::Helper> = None;
+            // The JS copy goes to the helper, or is collected while we parse.
+            let helper = pipeline::helper_pays(&params, bytes.len())
+                .then(|| super::helper::start(job, &file_name, &params, buffer));
             let compute = Compute {
                 preference: backend,
                 accelerator: match backend {
@@ -142,6 +141,7 @@ async fn handle(scope: DedicatedWorkerGlobalScope, data: JsValue) {
             };
             post(&scope, &answer);
             CURRENT_JOB.set(None);
+            super::helper::warm_up_in(2_000); // for the next analysis
         }
         ToWorker::Help { job, file_name, params } => {
             CURRENT_JOB.set(Some(job));
@@ -233,4 +233,5 @@ pub fn start() {
     scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget(); // lives as long as the worker
     post(&scope, &FromWorker::Ready { version: PROTOCOL_VERSION });
+    super::helper::warm_up();
 }

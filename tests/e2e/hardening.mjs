@@ -221,7 +221,10 @@ test('recovery: a crashed worker shows the error and the next run works; cancel 
     const handler = self.onmessage;
     self.onmessage = () => { self.onmessage = handler; throw new Error('injected worker crash'); };
   };
-  const injected = (await Promise.all(workers.map((w) => w.evaluate(inject).then(() => 1, () => 0)))).reduce((a, b) => a + b, 0);
+  // A worker ended with its parent (a helper of a cancelled analysis) may stay listed and never
+  // answer an evaluate: each try gets 2 s.
+  const tryInject = (w) => Promise.race([w.evaluate(inject).then(() => 1, () => 0), new Promise((r) => setTimeout(() => r(0), 2_000))]);
+  const injected = (await Promise.all(workers.map(tryInject))).reduce((a, b) => a + b, 0);
   assert(injected > 0, 'the crash was injected into a running worker');
   await page.click('[data-testid=try-sample]');
   await page.waitForSelector('[data-testid=analysis][data-phase=failed]', { timeout: 10_000 });
