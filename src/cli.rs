@@ -836,6 +836,16 @@ fn bench(files: &[PathBuf], runs: usize, detect_runs: usize) -> anyhow::Result<(
                     recut.push([flags, view, csv, markdown, lap.next()]);
                 }
             }
+            if preset == "seed" {
+                println!(
+                    "\nseed preset, median of {detect_runs}: {:.3} s natively = 1/{:.0} of the Python reference's \
+                     {PYTHON_SEED_S:.0} s (recorded on the same machine kind; target 1/30: {:.1} s)",
+                    median(wall.clone()),
+                    PYTHON_SEED_S / median(wall.clone()),
+                    PYTHON_SEED_S / 30.0
+                );
+                kernels(&bytes, &params, detect_runs)?;
+            }
             let helper = if alone.is_empty() {
                 "no helper".to_string()
             } else {
@@ -862,6 +872,60 @@ fn bench(files: &[PathBuf], runs: usize, detect_runs: usize) -> anyhow::Result<(
                 );
             }
         }
+    }
+    Ok(())
+}
+
+/// The Python reference's seed preset on `lab-120k` on the 2-core machine (README).
+const PYTHON_SEED_S: f64 = 155.0;
+
+/// The seed preset with each matrix-product kernel this processor has: the autoencoder's
+/// training time, where a step's time goes, and whether its scores are the narrowest kernel's
+/// bit for bit.
+fn kernels(bytes: &[u8], params: &Params, runs: usize) -> anyhow::Result<()> {
+    use crate::detect::DetectorId;
+    use crate::detect::autoencoder::Kernel;
+    println!(
+        "  autoencoder training per kernel (median of {runs}): fit s, µs per step, then µs per step in \
+         load / forward / dropout draws / loss / backward / Adam; same scores as 4-lane"
+    );
+    let mut first: Option<Vec<u64>> = None;
+    for kernel in Kernel::available() {
+        let mut fits = Vec::new();
+        let mut parts: Vec<Vec<f64>> = vec![Vec::new(); 6];
+        let mut steps = 1.0;
+        let mut bits = Vec::new();
+        for _ in 0..runs.max(1) {
+            let a = kernel.with(|| pipeline::run(bytes, "bench", params, &mut NoProgress))?;
+            let Some(ae) = a.report.as_ref().and_then(|r| r.detectors.get(&DetectorId::Autoencoder)) else {
+                anyhow::bail!("the seed preset gave no autoencoder report");
+            };
+            let t = &ae.timings_s;
+            fits.push(t.get("fit").copied().unwrap_or(f64::NAN));
+            steps = ae.details.training.loss_history.as_ref().map_or(1.0, |h| h.len() as f64)
+                * (a.capture.len() as f64 / params.autoencoder.batch_size as f64).ceil();
+            for (k, name) in ["load", "forward", "dropout", "loss", "backward", "adam"].iter().enumerate() {
+                parts[k].push(t.get(&format!("fit_step_{name}")).copied().unwrap_or(f64::NAN));
+            }
+            bits = ae.scores.iter().map(|s| s.to_bits()).collect();
+        }
+        let same = match &first {
+            None => {
+                first = Some(bits);
+                "(reference)".to_string()
+            }
+            Some(f) => if *f == bits { "yes".into() } else { "NO: the kernels differ".into() },
+        };
+        let us = |s: f64| s / steps * 1e6;
+        let fit = median(fits);
+        let each: Vec<String> = parts.into_iter().map(|p| format!("{:.1}", us(median(p)))).collect();
+        println!(
+            "  {:<9}{:>8.3} s{:>8.1} µs   {}   {same}",
+            kernel.name(),
+            fit,
+            us(fit),
+            each.join(" / ")
+        );
     }
     Ok(())
 }

@@ -160,7 +160,7 @@ pub async fn train_burn(
             return Err(DetectError::Cancelled);
         }
     }
-    Ok(Autoencoder { net: model.valid().to_net().await?, history, percentile: p.percentile })
+    Ok(Autoencoder { net: model.valid().to_net().await?, history, percentile: p.percentile, profile: None })
 }
 
 #[cfg(test)]

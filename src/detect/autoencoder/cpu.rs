@@ -11,8 +11,10 @@ use std::ops::ControlFlow;
 
 use rand::RngCore;
 use web_time::Instant;
-use wide::f32x4;
 
+use serde::{Deserialize, Serialize};
+
+use super::gemm::{Kernel, Strided, gemm, vectorized};
 use super::{AutoencoderParams, DROPOUT_AFTER, Dense, EpochReport, Net, epoch_order};
 use crate::detect::DetectError;
 use crate::detect::rng::rng;
@@ -22,9 +24,10 @@ use crate::features::Matrix;
 /// polynomial, scaling through the exponent bits; within 2 ulp). The platform's `exp` differs
 /// between native libm and wasm in the last bit, which would make the page and the CLI train
 /// differently.
+#[inline(always)]
 pub(super) fn exp(x: f32) -> f32 {
     let x = x.clamp(-87.3, 88.0);
-    let n = (x * std::f32::consts::LOG2_E + 0.5).floor();
+    let n = floor(x * std::f32::consts::LOG2_E + 0.5);
     let r = x - n * 0.693_359_4 - n * -2.121_944_4e-4;
     let p = (((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
         + 1.666_666_5e-1)
@@ -36,145 +39,17 @@ pub(super) fn exp(x: f32) -> f32 {
     p * f32::from_bits(((n as i32 + 127) as u32) << 23)
 }
 
+/// `⌊y⌋` for |y| < 2²³ (here |y| < 128), exactly as `f32::floor`, without the libm call that
+/// `floor` is on x86-64's baseline instruction set (SSE2 has no rounding instruction).
+#[inline(always)]
+fn floor(y: f32) -> f32 {
+    let t = y as i32 as f32; // rounds toward zero
+    if t > y { t - 1.0 } else { t }
+}
+
+#[inline(always)]
 pub(super) fn sigmoid(z: f32) -> f32 {
     1.0 / (1.0 + exp(-z))
-}
-
-/// Block of the kernel: rows × columns of accumulators (8 SSE / simd128 registers).
-const MR: usize = 4;
-const NR: usize = 8;
-
-/// A matrix operand read through strides: element (i, j) is `data[i·rs + j·cs]`, so a
-/// transposed matrix costs nothing.
-#[derive(Clone, Copy)]
-pub(super) struct Strided<'a> {
-    pub data: &'a [f32],
-    pub rs: usize,
-    pub cs: usize,
-}
-
-impl<'a> Strided<'a> {
-    /// A row-major matrix with `cols` columns.
-    pub fn rows(data: &'a [f32], cols: usize) -> Self {
-        Strided { data, rs: cols, cs: 1 }
-    }
-    /// The transpose of a row-major matrix with `cols` columns.
-    pub fn transposed(data: &'a [f32], cols: usize) -> Self {
-        Strided { data, rs: 1, cs: cols }
-    }
-    fn at(&self, i: usize, j: usize) -> f32 {
-        self.data[i * self.rs + j * self.cs]
-    }
-}
-
-/// `c[i·n + j] = init[j] + Σ_p a(i, p) · b(p, j)` for `i < m`, `j < n`, `p < k` (`init` = zeros
-/// when `None`), `c` row-major. `b` is packed once into zero-padded column blocks and each
-/// block of `a`'s rows once, so the inner loop works on fixed-size blocks in registers.
-pub(super) fn gemm(
-    m: usize,
-    n: usize,
-    k: usize,
-    a: Strided<'_>,
-    b: Strided<'_>,
-    init: Option<&[f32]>,
-    c: &mut [f32],
-) {
-    thread_local! {
-        /// Packing buffers, reused: a training run makes millions of small products.
-        static PACK: std::cell::RefCell<Pack> = const { std::cell::RefCell::new(Pack { b: Vec::new(), a: Vec::new() }) };
-    }
-    PACK.with_borrow_mut(|pack| pack.gemm(m, n, k, a, b, init, c));
-}
-
-/// Packed panels of `b` (column blocks) and of a block of `a`'s rows.
-struct Pack {
-    b: Vec<[f32; NR]>,
-    a: Vec<[f32; MR]>,
-}
-
-impl Pack {
-    #[allow(clippy::too_many_arguments)]
-    fn gemm(
-        &mut self,
-        m: usize,
-        n: usize,
-        k: usize,
-        a: Strided<'_>,
-        b: Strided<'_>,
-        init: Option<&[f32]>,
-        c: &mut [f32],
-    ) {
-        let (bpack, apack) = (&mut self.b, &mut self.a);
-        let blocks = n.div_ceil(NR);
-        bpack.clear();
-        bpack.resize(blocks * k, [0f32; NR]);
-        for (jb, panel) in bpack.chunks_exact_mut(k).enumerate() {
-            let cols = NR.min(n - jb * NR);
-            for (p, dst) in panel.iter_mut().enumerate() {
-                for (q, v) in dst.iter_mut().enumerate().take(cols) {
-                    *v = b.at(p, jb * NR + q);
-                }
-            }
-        }
-        apack.clear();
-        apack.resize(k, [0f32; MR]);
-        for i0 in (0..m).step_by(MR) {
-            let rows = MR.min(m - i0);
-            for (p, dst) in apack.iter_mut().enumerate() {
-                for (r, v) in dst.iter_mut().enumerate() {
-                    *v = if r < rows { a.at(i0 + r, p) } else { 0.0 };
-                }
-            }
-            for (jb, panel) in bpack.chunks_exact(k).enumerate() {
-                let j0 = jb * NR;
-                let cols = NR.min(n - j0);
-                let start = match init {
-                    Some(v) => split(&block(&v[j0..], cols)),
-                    None => [f32x4::ZERO; 2],
-                };
-                let mut acc = [start; MR];
-                for (ap, bp) in apack.iter().zip(panel) {
-                    let [b0, b1] = split(bp);
-                    for (row, &av) in acc.iter_mut().zip(ap) {
-                        let av = f32x4::splat(av);
-                        row[0] += av * b0;
-                        row[1] += av * b1;
-                    }
-                }
-                for (r, row) in acc.iter().enumerate().take(rows) {
-                    let out = &mut c[(i0 + r) * n + j0..];
-                    let (lo, hi) = (row[0].to_array(), row[1].to_array());
-                    if cols == NR {
-                        if let Ok(dst) = <&mut [f32; NR]>::try_from(&mut out[..NR]) {
-                            *dst = [lo[0], lo[1], lo[2], lo[3], hi[0], hi[1], hi[2], hi[3]];
-                        }
-                    } else {
-                        for (q, v) in out.iter_mut().take(cols).enumerate() {
-                            *v = if q < 4 { lo[q] } else { hi[q - 4] };
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// The first `cols` (≤ NR) values of `src`, zero-padded to a block.
-fn block(src: &[f32], cols: usize) -> [f32; NR] {
-    if cols == NR
-        && let Ok(full) = <&[f32; NR]>::try_from(&src[..NR])
-    {
-        return *full;
-    }
-    let mut out = [0f32; NR];
-    for (o, v) in out.iter_mut().zip(src.iter().take(cols)) {
-        *o = *v;
-    }
-    out
-}
-
-fn split(v: &[f32; NR]) -> [f32x4; 2] {
-    [f32x4::new([v[0], v[1], v[2], v[3]]), f32x4::new([v[4], v[5], v[6], v[7]])]
 }
 
 /// `z = a·w + b` for `rows` rows.
@@ -194,6 +69,7 @@ impl Moments {
     }
 
     /// One Adam step of `param` with gradient `g`.
+    #[inline(always)]
     fn step(&mut self, param: &mut [f32], g: &[f32], alpha: f32, b1: f32, b2: f32, eps: f32) {
         for (((p, g), m), v) in param.iter_mut().zip(g).zip(self.m.iter_mut()).zip(self.v.iter_mut()) {
             *m += (g - *m) * (1.0 - b1);
@@ -223,6 +99,7 @@ impl Dropout {
         })
     }
 
+    #[inline(always)]
     fn draw(&mut self, mask: &mut [f32]) {
         for pair in mask.chunks_mut(2) {
             let word = self.rng.next_u64();
@@ -266,6 +143,7 @@ impl Step {
     }
 
     /// Copies the batch's rows of `data` into `x`.
+    #[inline(always)]
     fn load(&mut self, data: &Matrix<f32>, batch: &[usize]) {
         let d = self.d;
         for (k, &row) in batch.iter().enumerate() {
@@ -274,7 +152,10 @@ impl Step {
     }
 
     /// ReLU layers (with dropout after [`DROPOUT_AFTER`] when training), a sigmoid output.
-    fn forward(&mut self, net: &Net, bs: usize, mut dropout: Option<&mut Dropout>) {
+    /// Returns the seconds spent drawing dropout masks.
+    #[inline(always)]
+    fn forward(&mut self, net: &Net, bs: usize, mut dropout: Option<&mut Dropout>) -> f64 {
+        let mut drawing = 0.0;
         let last = net.layers.len() - 1;
         for (l, layer) in net.layers.iter().enumerate() {
             let (before, rest) = self.a.split_at_mut(l);
@@ -285,7 +166,9 @@ impl Step {
             match dropout.as_deref_mut() {
                 _ if l == last => a.iter_mut().zip(z).for_each(|(o, &zi)| *o = sigmoid(zi)),
                 Some(drop) if DROPOUT_AFTER.contains(&l) => {
+                    let t = Instant::now();
                     drop.draw(&mut self.mask[l][..n]);
+                    drawing += t.elapsed().as_secs_f64();
                     for ((o, m), &zi) in a.iter_mut().zip(&self.mask[l][..n]).zip(z) {
                         *o = zi.max(0.0) * m;
                     }
@@ -293,10 +176,12 @@ impl Step {
                 _ => a.iter_mut().zip(z).for_each(|(o, &zi)| *o = zi.max(0.0)),
             }
         }
+        drawing
     }
 
     /// The squared error summed over the batch, averaged over the columns; leaves in `dz` the
     /// gradient of the mean squared error (over batch and columns) through the sigmoid.
+    #[inline(always)]
     fn loss_gradient(&mut self, bs: usize) -> f64 {
         let out = &self.a[self.a.len() - 1];
         let scale = 2.0 / (bs * self.d) as f32;
@@ -311,6 +196,7 @@ impl Step {
     }
 
     /// From `dz` of the output layer down: every layer's weight and bias gradients.
+    #[inline(always)]
     fn backward(&mut self, net: &Net, bs: usize, dropped: bool) {
         for l in (0..net.layers.len()).rev() {
             let layer = &net.layers[l];
@@ -330,11 +216,17 @@ impl Step {
                 // da = dz · wᵀ, then through the previous layer's dropout and ReLU.
                 let (d, wt) = (Strided::rows(&self.dz, n_out), Strided::transposed(&layer.w, n_out));
                 gemm(bs, n_in, n_out, d, wt, None, &mut self.da);
-                let prev = l - 1;
-                let masked = dropped && DROPOUT_AFTER.contains(&prev);
-                for i in 0..bs * n_in {
-                    let g = if self.z[prev][i] > 0.0 { self.da[i] } else { 0.0 };
-                    self.dz[i] = if masked { g * self.mask[prev][i] } else { g };
+                let (prev, n) = (l - 1, bs * n_in);
+                let (z, da, dz) = (&self.z[prev][..n], &self.da[..n], &mut self.dz[..n]);
+                let relu = |zi: f32, g: f32| if zi > 0.0 { g } else { 0.0 };
+                if dropped && DROPOUT_AFTER.contains(&prev) {
+                    for (((o, &zi), &g), &m) in dz.iter_mut().zip(z).zip(da).zip(&self.mask[prev][..n]) {
+                        *o = relu(zi, g) * m;
+                    }
+                } else {
+                    for ((o, &zi), &g) in dz.iter_mut().zip(z).zip(da) {
+                        *o = relu(zi, g);
+                    }
                 }
             }
         }
@@ -360,6 +252,7 @@ impl Adam {
         }
     }
 
+    #[inline(always)]
     fn step(&mut self, net: &mut Net, step: &Step, p: &AutoencoderParams) {
         self.b1t *= p.beta_1;
         self.b2t *= p.beta_2;
@@ -372,28 +265,69 @@ impl Adam {
     }
 }
 
-/// Trains `net` in place; returns one report per epoch.
+/// Where the CPU trainer's time went, summed over a run (seconds): copying each batch in, the
+/// forward pass (its dropout draws apart), the loss and its gradient, the backward pass, Adam.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepProfile {
+    pub kernel: Option<Kernel>,
+    pub steps: u64,
+    pub load: f64,
+    pub forward: f64,
+    pub dropout: f64,
+    pub loss: f64,
+    pub backward: f64,
+    pub adam: f64,
+}
+
+impl StepProfile {
+    /// Each part with its name, in the order a step runs them.
+    pub fn parts(&self) -> [(&'static str, f64); 6] {
+        [
+            ("load", self.load),
+            ("forward", self.forward),
+            ("dropout", self.dropout),
+            ("loss", self.loss),
+            ("backward", self.backward),
+            ("adam", self.adam),
+        ]
+    }
+}
+
+/// Trains `net` in place; returns one report per epoch and where the time went.
 pub(super) fn train(
     net: &mut Net,
     data: &Matrix<f32>,
     p: &AutoencoderParams,
     on_epoch: &mut dyn FnMut(&EpochReport) -> ControlFlow<()>,
-) -> Result<Vec<EpochReport>, DetectError> {
+) -> Result<(Vec<EpochReport>, StepProfile), DetectError> {
     let bmax = p.batch_size.min(data.rows);
     let mut step = Step::new(net, data.cols, bmax);
     let mut adam = Adam::new(net);
     let mut dropout = Dropout::new(p);
     let mut history = Vec::with_capacity(p.epochs);
+    let mut profile = StepProfile { kernel: Some(Kernel::current()), ..StepProfile::default() };
     for epoch in 0..p.epochs {
         let started = Instant::now();
         let mut loss_sum = 0f64;
         for batch in epoch_order(data.rows, p.seed, epoch).chunks(bmax) {
             let bs = batch.len();
-            step.load(data, batch);
-            step.forward(net, bs, dropout.as_mut());
-            loss_sum += step.loss_gradient(bs);
-            step.backward(net, bs, dropout.is_some());
-            adam.step(net, &step, p);
+            vectorized(
+                #[inline(always)]
+                || {
+                let mut lap = Lap(Instant::now());
+                step.load(data, batch);
+                profile.load += lap.next();
+                let drawing = step.forward(net, bs, dropout.as_mut());
+                profile.forward += lap.next() - drawing;
+                profile.dropout += drawing;
+                loss_sum += step.loss_gradient(bs);
+                profile.loss += lap.next();
+                step.backward(net, bs, dropout.is_some());
+                profile.backward += lap.next();
+                adam.step(net, &step, p);
+                profile.adam += lap.next();
+                profile.steps += 1;
+            });
         }
         let report = EpochReport {
             epoch: epoch + 1,
@@ -407,7 +341,19 @@ pub(super) fn train(
             return Err(DetectError::Cancelled);
         }
     }
-    Ok(history)
+    Ok((history, profile))
+}
+
+/// Seconds since the last lap.
+struct Lap(Instant);
+
+impl Lap {
+    fn next(&mut self) -> f64 {
+        let now = Instant::now();
+        let s = now.duration_since(self.0).as_secs_f64();
+        self.0 = now;
+        s
+    }
 }
 
 #[cfg(test)]
@@ -423,28 +369,11 @@ mod tests {
             assert!(((got - want) / want).abs() < 3e-7, "exp({x}) = {got}, want {want}");
         }
         assert!(sigmoid(-200.0) >= 0.0 && sigmoid(200.0) == 1.0);
-    }
-
-    #[test]
-    fn gemm_matches_the_definition_for_odd_shapes_and_strides() {
-        let (m, n, k) = (6, 19, 5);
-        let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
-        let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.11).cos()).collect();
-        let mut c = vec![0.0f32; m * n];
-        let init = vec![1.0f32; n];
-        gemm(m, n, k, Strided::rows(&a, k), Strided::rows(&b, n), Some(&init), &mut c);
-        for i in 0..m {
-            for j in 0..n {
-                let want: f32 = 1.0 + (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum::<f32>();
-                assert!((c[i * n + j] - want).abs() < 1e-5, "{i},{j}");
+        // floor as exp uses it: every y its clamped range gives, halves and near-integers too.
+        for i in -130_000..=130_000 {
+            for y in [i as f32 / 1000.0, i as f32 / 1000.0 + 0.5, (i / 1000) as f32] {
+                assert_eq!(floor(y).to_bits(), y.floor().to_bits(), "floor({y})");
             }
-        }
-        // a transposed through its strides: aᵀ is k × m, read as m × k.
-        let at: Vec<f32> = (0..k * m).map(|x| a[(x % m) * k + x / m]).collect();
-        let mut c2 = vec![0.0f32; m * n];
-        gemm(m, n, k, Strided::transposed(&at, m), Strided::rows(&b, n), None, &mut c2);
-        for (x, y) in c.iter().zip(&c2) {
-            assert!((x - 1.0 - y).abs() < 1e-5);
         }
     }
 

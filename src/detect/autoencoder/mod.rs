@@ -16,6 +16,7 @@
 mod burn_model;
 mod compute;
 mod cpu;
+mod gemm;
 
 use std::ops::ControlFlow;
 
@@ -23,6 +24,8 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 pub use burn_model::{AutoencoderConfig, BurnAutoencoder, train_burn};
+pub use cpu::StepProfile;
+pub use gemm::Kernel;
 pub use compute::{Accelerator, BackendNote, Compute, Preference, Trial, choose, train};
 
 use super::rng::{DetRng, below, rng};
@@ -207,6 +210,8 @@ pub struct Autoencoder {
     pub net: Net,
     pub history: Vec<EpochReport>,
     pub percentile: f64,
+    /// Where the CPU trainer's time went (`None` when burn trained it).
+    pub profile: Option<StepProfile>,
 }
 
 impl Autoencoder {
@@ -267,8 +272,8 @@ impl AutoencoderValidParams {
         }
         let p = &self.0;
         let mut net = Net::glorot(data.cols, &mut rng(p.seed, 0));
-        let history = cpu::train(&mut net, data, p, on_epoch)?;
-        Ok(Autoencoder { net, history, percentile: p.percentile })
+        let (history, profile) = cpu::train(&mut net, data, p, on_epoch)?;
+        Ok(Autoencoder { net, history, percentile: p.percentile, profile: Some(profile) })
     }
 }
 
