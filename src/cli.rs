@@ -914,18 +914,18 @@ fn kernels(bytes: &[u8], params: &Params, runs: usize) -> anyhow::Result<()> {
                 first = Some(bits);
                 "(reference)".to_string()
             }
-            Some(f) => if *f == bits { "yes".into() } else { "NO: the kernels differ".into() },
+            Some(f) => {
+                if *f == bits {
+                    "yes".into()
+                } else {
+                    "NO: the kernels differ".into()
+                }
+            }
         };
         let us = |s: f64| s / steps * 1e6;
         let fit = median(fits);
         let each: Vec<String> = parts.into_iter().map(|p| format!("{:.1}", us(median(p)))).collect();
-        println!(
-            "  {:<9}{:>8.3} s{:>8.1} µs   {}   {same}",
-            kernel.name(),
-            fit,
-            us(fit),
-            each.join(" / ")
-        );
+        println!("  {:<9}{:>8.3} s{:>8.1} µs   {}   {same}", kernel.name(), fit, us(fit), each.join(" / "));
     }
     Ok(())
 }

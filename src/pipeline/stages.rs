@@ -458,9 +458,11 @@ impl<'a> Work<'a> {
             .timing("fit", fit)
             .timing("score", score_s);
         // Where a training step's time went, when the CPU trainer ran (`fit_step_forward`, …).
-        let report = model.profile.iter().flat_map(|p| p.parts()).fold(report, |r, (part, s)| {
-            r.timing(&format!("fit_step_{part}"), s)
-        });
+        let report = model
+            .profile
+            .iter()
+            .flat_map(|p| p.parts())
+            .fold(report, |r, (part, s)| r.timing(&format!("fit_step_{part}"), s));
         self.detectors.insert(DetectorId::Autoencoder, report);
         for (k, v) in [("ae_prep", prep), ("ae_backend", choose_s), ("ae_fit", fit), ("ae_score", score_s)] {
             self.timings.insert(k.into(), v);

@@ -314,20 +314,21 @@ pub(super) fn train(
             vectorized(
                 #[inline(always)]
                 || {
-                let mut lap = Lap(Instant::now());
-                step.load(data, batch);
-                profile.load += lap.next();
-                let drawing = step.forward(net, bs, dropout.as_mut());
-                profile.forward += lap.next() - drawing;
-                profile.dropout += drawing;
-                loss_sum += step.loss_gradient(bs);
-                profile.loss += lap.next();
-                step.backward(net, bs, dropout.is_some());
-                profile.backward += lap.next();
-                adam.step(net, &step, p);
-                profile.adam += lap.next();
-                profile.steps += 1;
-            });
+                    let mut lap = Lap(Instant::now());
+                    step.load(data, batch);
+                    profile.load += lap.next();
+                    let drawing = step.forward(net, bs, dropout.as_mut());
+                    profile.forward += lap.next() - drawing;
+                    profile.dropout += drawing;
+                    loss_sum += step.loss_gradient(bs);
+                    profile.loss += lap.next();
+                    step.backward(net, bs, dropout.is_some());
+                    profile.backward += lap.next();
+                    adam.step(net, &step, p);
+                    profile.adam += lap.next();
+                    profile.steps += 1;
+                },
+            );
         }
         let report = EpochReport {
             epoch: epoch + 1,

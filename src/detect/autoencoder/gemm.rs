@@ -468,7 +468,16 @@ mod tests {
     /// uses (and odd ones).
     #[test]
     fn every_kernel_gives_the_scalar_definitions_bits() {
-        let shapes = [(32, 64, 28), (32, 28, 64), (28, 64, 32), (10, 32, 32), (32, 10, 32), (1, 1, 1), (7, 33, 3), (17, 5, 9)];
+        let shapes = [
+            (32, 64, 28),
+            (32, 28, 64),
+            (28, 64, 32),
+            (10, 32, 32),
+            (32, 10, 32),
+            (1, 1, 1),
+            (7, 33, 3),
+            (17, 5, 9),
+        ];
         for (m, n, k) in shapes {
             let a = values(m * k, (m * 31 + n) as u32);
             let b = values(k * n, (k * 7 + m) as u32);

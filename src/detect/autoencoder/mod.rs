@@ -24,9 +24,9 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 pub use burn_model::{AutoencoderConfig, BurnAutoencoder, train_burn};
+pub use compute::{Accelerator, BackendNote, Compute, Preference, Trial, choose, train};
 pub use cpu::StepProfile;
 pub use gemm::Kernel;
-pub use compute::{Accelerator, BackendNote, Compute, Preference, Trial, choose, train};
 
 use super::rng::{DetRng, below, rng};
 use super::{DetectError, Scores, Threshold, invalid};
