@@ -52,17 +52,13 @@ pub enum Kernel {
 impl Kernel {
     /// The kernels this processor can run, narrowest first.
     pub fn available() -> Vec<Kernel> {
-        let mut out = vec![Kernel::Lanes4];
         #[cfg(target_arch = "x86_64")]
         {
-            if x86::avx2_available() {
-                out.push(Kernel::Avx2);
-            }
-            if x86::avx512_available() {
-                out.push(Kernel::Avx512);
-            }
+            let wide = [(Kernel::Avx2, x86::avx2_available()), (Kernel::Avx512, x86::avx512_available())];
+            std::iter::once(Kernel::Lanes4).chain(wide.into_iter().filter(|w| w.1).map(|w| w.0)).collect()
         }
-        out
+        #[cfg(not(target_arch = "x86_64"))]
+        vec![Kernel::Lanes4]
     }
 
     /// What training uses unless [`Kernel::with`] says: AVX2 where the processor has it. The
