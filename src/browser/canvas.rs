@@ -21,9 +21,12 @@ pub fn paint(canvas: &HtmlCanvasElement, chart: &Chart) {
     };
     let _ = ctx.set_transform(ratio, 0.0, 0.0, ratio, 0.0, 0.0);
     ctx.clear_rect(0.0, 0.0, chart.width, chart.height);
-    // Style changes cross into JS as strings: set the fill only when it changes (a scatter is
-    // thousands of same-coloured rectangles).
+    // Style changes cross into JS as strings, and a font is parsed each time it is set: set
+    // each only when it changes (a scatter is thousands of same-coloured rectangles; an axis,
+    // dozens of labels in one font).
     let mut fill_now = "";
+    let mut font_now = None;
+    let mut align_now = None;
     for shape in &chart.shapes {
         match shape {
             Shape::Rect { x, y, w, h, fill } => {
@@ -45,15 +48,25 @@ pub fn paint(canvas: &HtmlCanvasElement, chart: &Chart) {
                 ctx.stroke();
             }
             Shape::Text { x, y, text, align, color, size, bold } => {
-                let weight = if *bold { "600 " } else { "" };
-                ctx.set_font(&format!("{weight}{size}px system-ui, -apple-system, 'Segoe UI', sans-serif"));
-                ctx.set_text_align(match align {
-                    Align::Left => "left",
-                    Align::Center => "center",
-                    Align::Right => "right",
-                });
-                ctx.set_fill_style_str(color.0);
-                fill_now = color.0;
+                if font_now != Some((*size, *bold)) {
+                    let weight = if *bold { "600 " } else { "" };
+                    ctx.set_font(&format!(
+                        "{weight}{size}px system-ui, -apple-system, 'Segoe UI', sans-serif"
+                    ));
+                    font_now = Some((*size, *bold));
+                }
+                if align_now != Some(*align) {
+                    ctx.set_text_align(match align {
+                        Align::Left => "left",
+                        Align::Center => "center",
+                        Align::Right => "right",
+                    });
+                    align_now = Some(*align);
+                }
+                if color.0 != fill_now {
+                    ctx.set_fill_style_str(color.0);
+                    fill_now = color.0;
+                }
                 let _ = ctx.fill_text(text, *x, *y);
             }
         }
