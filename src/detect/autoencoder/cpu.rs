@@ -2,10 +2,11 @@
 //! preallocated buffers. Keras semantics: inverted dropout, MSE averaged over batch and columns,
 //! Adam with `α = lr·√(1−β2ᵗ)/(1−β1ᵗ)` and ε outside the square root.
 //!
-//! The matrix products use one register-blocked kernel ([`gemm`]: 4 rows × 16 columns of
-//! accumulators that the compiler vectorises with SSE natively and simd128 in wasm). It never
-//! fuses multiply and add and always sums in the same order, so a native run and a browser run
-//! compute bit-identical weights, scores and flags (a BLAS with run-time FMA kernels would not).
+//! The matrix products are [`gemm`]'s (4, 8 or 16 lanes, picked at run time, the same bits in
+//! each); the step itself runs under the chosen instruction set ([`vectorized`]), and times its
+//! parts ([`StepProfile`]). Nothing fuses multiply and add and every sum keeps its order, so a
+//! native run and a browser run compute bit-identical weights, scores and flags (a BLAS with
+//! run-time FMA kernels would not).
 
 use std::ops::ControlFlow;
 
