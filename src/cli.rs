@@ -22,6 +22,7 @@ use crate::pipeline::{self, Event, NoProgress, Params, Preset, ProgressSink, Sta
 use crate::report::Report;
 use crate::session::Export;
 use crate::stats::Overview;
+use crate::timing::Lap;
 
 #[derive(Debug, Parser)]
 #[command(name = "netsieve", version, about = "Network-traffic anomaly analysis of Wireshark CSV exports")]
@@ -822,26 +823,27 @@ fn bench(files: &[PathBuf], runs: usize, detect_runs: usize) -> anyhow::Result<(
                 if let Some(mut s) = crate::session::Session::new(a, "bench", bytes.len(), params.clone())
                     && s.recut(params.context.threshold - 0.5, Default::default()).is_ok()
                 {
-                    let mut lap = Lap(Instant::now());
+                    let mut lap = Lap::start();
                     s.recut(params.context.threshold, Default::default())?;
-                    let flags = lap.next();
+                    let flags = lap.lap();
                     s.results(5_000);
-                    let view = lap.next();
+                    let view = lap.lap();
                     // The downloads, built when asked for.
                     s.export(Export::FlaggedCsv)?;
-                    let csv = lap.next();
+                    let csv = lap.lap();
                     s.export(Export::Markdown)?;
-                    let markdown = lap.next();
+                    let markdown = lap.lap();
                     s.export(Export::Report)?;
-                    recut.push([flags, view, csv, markdown, lap.next()]);
+                    recut.push([flags, view, csv, markdown, lap.lap()]);
                 }
             }
             if preset == "seed" {
+                let total = median(wall.clone());
                 println!(
                     "\nseed preset, median of {detect_runs}: {:.3} s natively = 1/{:.0} of the Python reference's \
                      {PYTHON_SEED_S:.0} s (recorded on the same machine kind; target 1/30: {:.1} s)",
-                    median(wall.clone()),
-                    PYTHON_SEED_S / median(wall.clone()),
+                    total,
+                    PYTHON_SEED_S / total,
                     PYTHON_SEED_S / 30.0
                 );
                 kernels(&bytes, &params, detect_runs)?;
@@ -883,8 +885,7 @@ const PYTHON_SEED_S: f64 = 155.0;
 /// training time, where a step's time goes, and whether its scores are the narrowest kernel's
 /// bit for bit.
 fn kernels(bytes: &[u8], params: &Params, runs: usize) -> anyhow::Result<()> {
-    use crate::detect::DetectorId;
-    use crate::detect::autoencoder::Kernel;
+    use crate::detect::autoencoder::{Kernel, StepProfile};
     println!(
         "  autoencoder training per kernel (median of {runs}): fit s, µs per step, then µs per step in \
          load / forward / dropout draws / loss / backward / Adam; same scores as 4-lane"
@@ -904,7 +905,7 @@ fn kernels(bytes: &[u8], params: &Params, runs: usize) -> anyhow::Result<()> {
             fits.push(t.get("fit").copied().unwrap_or(f64::NAN));
             steps = ae.details.training.loss_history.as_ref().map_or(1.0, |h| h.len() as f64)
                 * (a.capture.len() as f64 / params.autoencoder.batch_size as f64).ceil();
-            for (k, name) in ["load", "forward", "dropout", "loss", "backward", "adam"].iter().enumerate() {
+            for (k, name) in StepProfile::PARTS.iter().enumerate() {
                 parts[k].push(t.get(&format!("fit_step_{name}")).copied().unwrap_or(f64::NAN));
             }
             bits = ae.scores.iter().map(|s| s.to_bits()).collect();
@@ -928,17 +929,6 @@ fn kernels(bytes: &[u8], params: &Params, runs: usize) -> anyhow::Result<()> {
         println!("  {:<9}{:>8.3} s{:>8.1} µs   {}   {same}", kernel.name(), fit, us(fit), each.join(" / "));
     }
     Ok(())
-}
-
-/// Seconds since the last lap.
-struct Lap(Instant);
-
-impl Lap {
-    fn next(&mut self) -> f64 {
-        let s = self.0.elapsed().as_secs_f64();
-        self.0 = Instant::now();
-        s
-    }
 }
 
 /// The overview as text tables.

@@ -38,6 +38,7 @@ pub mod protocol;
 pub mod report;
 pub mod session;
 pub mod stats;
+pub mod timing;
 
 #[cfg(feature = "web")]
 pub mod browser;

@@ -20,6 +20,7 @@ use super::{AutoencoderParams, DROPOUT_AFTER, Dense, EpochReport, Net, epoch_ord
 use crate::detect::DetectError;
 use crate::detect::rng::rng;
 use crate::features::Matrix;
+use crate::timing::Lap;
 
 /// `eˣ` from basic IEEE operations only (Cephes' `expf`: range reduction by ln 2, a degree-6
 /// polynomial, scaling through the exponent bits; within 2 ulp). The platform's `exp` differs
@@ -281,16 +282,13 @@ pub struct StepProfile {
 }
 
 impl StepProfile {
-    /// Each part with its name, in the order a step runs them.
+    /// The parts' names, in the order a step runs them.
+    pub const PARTS: [&'static str; 6] = ["load", "forward", "dropout", "loss", "backward", "adam"];
+
+    /// Each part with its name ([`StepProfile::PARTS`]).
     pub fn parts(&self) -> [(&'static str, f64); 6] {
-        [
-            ("load", self.load),
-            ("forward", self.forward),
-            ("dropout", self.dropout),
-            ("loss", self.loss),
-            ("backward", self.backward),
-            ("adam", self.adam),
-        ]
+        let seconds = [self.load, self.forward, self.dropout, self.loss, self.backward, self.adam];
+        std::array::from_fn(|k| (Self::PARTS[k], seconds[k]))
     }
 }
 
@@ -315,18 +313,18 @@ pub(super) fn train(
             vectorized(
                 #[inline(always)]
                 || {
-                    let mut lap = Lap(Instant::now());
+                    let mut lap = Lap::start();
                     step.load(data, batch);
-                    profile.load += lap.next();
+                    profile.load += lap.lap();
                     let drawing = step.forward(net, bs, dropout.as_mut());
-                    profile.forward += lap.next() - drawing;
+                    profile.forward += lap.lap() - drawing;
                     profile.dropout += drawing;
                     loss_sum += step.loss_gradient(bs);
-                    profile.loss += lap.next();
+                    profile.loss += lap.lap();
                     step.backward(net, bs, dropout.is_some());
-                    profile.backward += lap.next();
+                    profile.backward += lap.lap();
                     adam.step(net, &step, p);
-                    profile.adam += lap.next();
+                    profile.adam += lap.lap();
                     profile.steps += 1;
                 },
             );
@@ -344,18 +342,6 @@ pub(super) fn train(
         }
     }
     Ok((history, profile))
-}
-
-/// Seconds since the last lap.
-struct Lap(Instant);
-
-impl Lap {
-    fn next(&mut self) -> f64 {
-        let now = Instant::now();
-        let s = now.duration_since(self.0).as_secs_f64();
-        self.0 = now;
-        s
-    }
 }
 
 #[cfg(test)]
