@@ -111,9 +111,13 @@ async fn handle(scope: DedicatedWorkerGlobalScope, data: JsValue) {
             let started = Instant::now();
             let Some(buffer) = file_bytes(&scope, job, &data) else { return };
             let bytes = Uint8Array::new(&buffer).to_vec();
-            // The JS copy goes to the helper, or is collected while we parse.
-            let helper = pipeline::helper_pays(&params, bytes.len())
-                .then(|| super::helper::start(job, &file_name, &params, buffer));
+            // The JS copy goes to the helper, or is freed before we parse.
+            let helper = if pipeline::helper_pays(&params, bytes.len()) {
+                Some(super::helper::start(job, &file_name, &params, buffer))
+            } else {
+                release(&buffer);
+                None
+            };
             let compute = Compute {
                 preference: backend,
                 accelerator: match backend {
@@ -123,22 +127,26 @@ async fn handle(scope: DedicatedWorkerGlobalScope, data: JsValue) {
             };
             let mut sink = PostingSink { scope: scope.clone(), job, last: None };
             SESSION.set(None); // its memory is needed for this run
-            let answer = match pipeline::run_with(&bytes, &file_name, &params, &compute, &mut sink, helper)
-                .await
-            {
-                Ok(analysis) => match Session::new(analysis, &file_name, bytes.len(), *params).map(|mut s| {
-                    s.keep_source(bytes);
-                    s
-                }) {
-                    None => done(job, started),
-                    Some(session) => {
-                        post(&scope, &results(job, &session));
-                        SESSION.set(Some((job, session)));
-                        done(job, started)
+            let size = bytes.len();
+            let answer =
+                match pipeline::run_owned(bytes, &file_name, &params, &compute, &mut sink, helper).await {
+                    Ok((analysis, kept)) => {
+                        match Session::new(analysis, &file_name, size, *params).map(|mut s| {
+                            if let Some(bytes) = kept {
+                                s.keep_source(bytes);
+                            }
+                            s
+                        }) {
+                            None => done(job, started),
+                            Some(session) => {
+                                post(&scope, &results(job, &session));
+                                SESSION.set(Some((job, session)));
+                                done(job, started)
+                            }
+                        }
                     }
-                },
-                Err(e) => FromWorker::Failed { job, error: e.into() },
-            };
+                    Err(e) => FromWorker::Failed { job, error: e.into() },
+                };
             post(&scope, &answer);
             CURRENT_JOB.set(None);
             super::helper::warm_up_in(2_000); // for the next analysis
@@ -147,7 +155,7 @@ async fn handle(scope: DedicatedWorkerGlobalScope, data: JsValue) {
             CURRENT_JOB.set(Some(job));
             let Some(buffer) = file_bytes(&scope, job, &data) else { return };
             let bytes = Uint8Array::new(&buffer).to_vec();
-            drop(buffer);
+            release(&buffer);
             let answer = match pipeline::help(&bytes, &file_name, &params).await {
                 Ok(part) => FromWorker::Helped { job, part: Box::new(part) },
                 Err(e) => FromWorker::Failed { job, error: e.into() },
@@ -173,6 +181,17 @@ async fn handle(scope: DedicatedWorkerGlobalScope, data: JsValue) {
         ToWorker::Labels { job, labels, stats } => with_session(&scope, job, |s| {
             s.set_labels(labels.as_bytes(), stats.as_deref().map(str::as_bytes)).map_err(ErrorReport::from)
         }),
+    }
+}
+
+/// Frees a JS copy of the file now rather than when the request's message is collected, at
+/// the end of the analysis (`ArrayBuffer.prototype.transfer(0)` detaches it; in a browser
+/// without it the copy stays until then).
+fn release(buffer: &ArrayBuffer) {
+    if let Ok(transfer) =
+        Reflect::get(buffer, &"transfer".into()).and_then(|f| f.dyn_into::<js_sys::Function>())
+    {
+        let _ = transfer.call1(buffer, &0.into());
     }
 }
 

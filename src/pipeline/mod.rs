@@ -350,6 +350,34 @@ pub async fn run_with(
     sink: &mut impl ProgressSink,
     helper: Option<Helper>,
 ) -> Result<Analysis, PipelineError> {
+    let (capture, timings) = parse_stage(bytes, sink)?;
+    after_parse(capture, name, bytes.len(), params, compute, sink, timings, helper).await
+}
+
+/// [`run_with`] on bytes it owns, which it frees once they are parsed: the page's worker
+/// holds the file only there, and a large capture's bytes (145 MB for 1M packets) would
+/// otherwise stay allocated under the features and scores. A pcap or pcapng is kept and
+/// given back, for the pcapng export of flagged packets.
+pub async fn run_owned(
+    bytes: Vec<u8>,
+    name: &str,
+    params: &Params,
+    compute: &Compute,
+    sink: &mut impl ProgressSink,
+    helper: Option<Helper>,
+) -> Result<(Analysis, Option<Vec<u8>>), PipelineError> {
+    let size = bytes.len();
+    let (capture, timings) = parse_stage(&bytes, sink)?;
+    let kept = capture.container.is_some().then_some(bytes);
+    let analysis = after_parse(capture, name, size, params, compute, sink, timings, helper).await?;
+    Ok((analysis, kept))
+}
+
+/// The parse, with its progress and time.
+fn parse_stage(
+    bytes: &[u8],
+    sink: &mut impl ProgressSink,
+) -> Result<(Capture, BTreeMap<String, f64>), PipelineError> {
     let started = Instant::now();
     let mut timings = BTreeMap::new();
     go(sink.event(Event::Progress { stage: Stage::Parse, fraction: 0.0 }))?;
@@ -359,9 +387,24 @@ pub async fn run_with(
     .map_err(|e| {
         if e == ParseError::Cancelled { PipelineError::Cancelled } else { PipelineError::Parse(e) }
     })?;
-    timings.insert("parse".to_string(), started.elapsed().as_secs_f64());
-    go(sink.event(Event::StageDone { stage: Stage::Parse, seconds: started.elapsed().as_secs_f64() }))?;
+    let seconds = started.elapsed().as_secs_f64();
+    timings.insert("parse".to_string(), seconds);
+    go(sink.event(Event::StageDone { stage: Stage::Parse, seconds }))?;
+    Ok((capture, timings))
+}
 
+/// Everything after the parse: the overview, then the detectors when `params.detect`.
+#[allow(clippy::too_many_arguments)]
+async fn after_parse(
+    capture: Capture,
+    name: &str,
+    size: usize,
+    params: &Params,
+    compute: &Compute,
+    sink: &mut impl ProgressSink,
+    mut timings: BTreeMap<String, f64>,
+    helper: Option<Helper>,
+) -> Result<Analysis, PipelineError> {
     let t = Instant::now();
     go(sink.event(Event::Progress { stage: Stage::Overview, fraction: 0.0 }))?;
     let overview = stats::overview(&capture);
@@ -371,8 +414,7 @@ pub async fn run_with(
 
     // A capture without packets has an overview (0 packets) but nothing to detect.
     let (report, scored) = if params.detect && !capture.is_empty() {
-        let (report, scored) =
-            detect(&capture, name, bytes.len(), params, compute, sink, timings, helper).await?;
+        let (report, scored) = detect(&capture, name, size, params, compute, sink, timings, helper).await?;
         (Some(report), scored)
     } else {
         (None, None)

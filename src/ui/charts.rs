@@ -16,10 +16,19 @@ pub fn ChartCanvas(
 ) -> impl IntoView {
     let canvas = NodeRef::<html::Canvas>::new();
     let (tip, set_tip) = signal(None::<(f64, f64, String)>);
+    // Each chart paints in a task of its own: a page of new results redraws several charts,
+    // and painting them all in the task that received the results made it one long task.
     Effect::new(move |_| {
-        let c = chart.get();
-        if let Some(el) = canvas.get() {
-            paint(&el, &c);
+        chart.track();
+        if canvas.get().is_some() {
+            set_timeout(
+                move || {
+                    if let Some(el) = canvas.get_untracked() {
+                        chart.try_with_untracked(|c| paint(&el, c));
+                    }
+                },
+                std::time::Duration::ZERO,
+            );
         }
     });
     let on_move = move |ev: leptos::ev::MouseEvent| {

@@ -292,6 +292,47 @@ impl StepProfile {
     }
 }
 
+/// One optimizer step on the rows `batch` of `data`; returns the batch's summed loss.
+///
+/// Never inlined: V8 compiles a WebAssembly function first with its baseline compiler and
+/// swaps in the optimised code only at the next call (no on-stack replacement), so a step
+/// inlined into [`train`]'s loop, called once, would run its element-wise loops and Adam
+/// unoptimised for the whole training (about 1.5× slower there; measured with
+/// `node --no-liftoff`).
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn one_step(
+    net: &mut Net,
+    data: &Matrix<f32>,
+    batch: &[usize],
+    p: &AutoencoderParams,
+    step: &mut Step,
+    adam: &mut Adam,
+    mut dropout: Option<&mut Dropout>,
+    profile: &mut StepProfile,
+) -> f64 {
+    let bs = batch.len();
+    vectorized(
+        #[inline(always)]
+        || {
+            let mut lap = Lap::start();
+            step.load(data, batch);
+            profile.load += lap.lap();
+            let drawing = step.forward(net, bs, dropout.as_deref_mut());
+            profile.forward += lap.lap() - drawing;
+            profile.dropout += drawing;
+            let loss = step.loss_gradient(bs);
+            profile.loss += lap.lap();
+            step.backward(net, bs, dropout.is_some());
+            profile.backward += lap.lap();
+            adam.step(net, step, p);
+            profile.adam += lap.lap();
+            profile.steps += 1;
+            loss
+        },
+    )
+}
+
 /// Trains `net` in place; returns one report per epoch and where the time went.
 pub(super) fn train(
     net: &mut Net,
@@ -309,25 +350,7 @@ pub(super) fn train(
         let started = Instant::now();
         let mut loss_sum = 0f64;
         for batch in epoch_order(data.rows, p.seed, epoch).chunks(bmax) {
-            let bs = batch.len();
-            vectorized(
-                #[inline(always)]
-                || {
-                    let mut lap = Lap::start();
-                    step.load(data, batch);
-                    profile.load += lap.lap();
-                    let drawing = step.forward(net, bs, dropout.as_mut());
-                    profile.forward += lap.lap() - drawing;
-                    profile.dropout += drawing;
-                    loss_sum += step.loss_gradient(bs);
-                    profile.loss += lap.lap();
-                    step.backward(net, bs, dropout.is_some());
-                    profile.backward += lap.lap();
-                    adam.step(net, &step, p);
-                    profile.adam += lap.lap();
-                    profile.steps += 1;
-                },
-            );
+            loss_sum += one_step(net, data, batch, p, &mut step, &mut adam, dropout.as_mut(), &mut profile);
         }
         let report = EpochReport {
             epoch: epoch + 1,
