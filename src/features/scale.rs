@@ -32,11 +32,11 @@ pub struct Surprise {
 
 impl Surprise {
     /// Fits on the rows of `m`.
-    pub fn fit(m: &Matrix<f64>) -> Surprise {
+    pub fn fit(m: &Matrix<f32>) -> Surprise {
         let levels = levels();
         let knots = (0..m.cols)
             .map(|c| {
-                let mut col: Vec<f64> = (0..m.rows).map(|r| m.data[r * m.cols + c]).collect();
+                let mut col: Vec<f64> = (0..m.rows).map(|r| f64::from(m.data[r * m.cols + c])).collect();
                 col.sort_by(f64::total_cmp);
                 if col.is_empty() {
                     return Vec::new();
@@ -76,8 +76,9 @@ impl Surprise {
     }
 
     /// The scaled matrix.
-    pub fn transform(&self, m: &Matrix<f64>) -> Matrix<f32> {
-        let data = m.data.iter().enumerate().map(|(i, &v)| self.tail(i % m.cols, v) as f32).collect();
+    pub fn transform(&self, m: &Matrix<f32>) -> Matrix<f32> {
+        let data =
+            m.data.iter().enumerate().map(|(i, &v)| self.tail(i % m.cols, f64::from(v)) as f32).collect();
         Matrix { rows: m.rows, cols: m.cols, data }
     }
 

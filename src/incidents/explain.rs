@@ -8,7 +8,8 @@
 //! target's kernel rate-limits its ICMP unreachables); a sweep touches many
 //! hosts; a tunnel asks many distinct long names under one zone; exfiltration sends far more
 //! than it receives to a host off the local network; spoofing claims an address bound to
-//! another MAC.
+//! another MAC, and its victims' frames are then seen twice within a millisecond, on their way
+//! into and out of the spoofer.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -40,6 +41,10 @@ pub(crate) struct Facts {
     pub others_max_longest_label: f64,
     pub conflicts: usize,
     pub claimed: Option<String>,
+    /// Packets that are a second copy of a frame within 1 ms ([`Col::Relayed`]).
+    pub relayed: usize,
+    /// The most such copies any other actor had within ~60 s (damped count).
+    pub others_max_relayed: f64,
     pub fragments: usize,
     pub max_echo: f64,
     pub max_rate_1s: f64,
@@ -87,6 +92,7 @@ impl Maxima {
             Col::DnsZoneNames60s,
             Col::DnsLongestLabel,
             Col::ActorPkts1s,
+            Col::Relayed60s,
         ];
         Maxima { by_col: cols.into_iter().map(|c| (c, max_by_actor(context, c))).collect() }
     }
@@ -138,6 +144,9 @@ impl Facts {
             if fields.fragment {
                 f.fragments += 1;
             }
+            if ctx.get(r, Col::Relayed) > 0.0 {
+                f.relayed += 1;
+            }
             if let Some(same) = context::on_link(p.source, p.destination) {
                 if same { links.0 += 1 } else { links.1 += 1 }
             }
@@ -162,6 +171,7 @@ impl Facts {
         f.others_max_zone_names = maxima.others(Col::DnsZoneNames60s, actor);
         f.others_max_longest_label = maxima.others(Col::DnsLongestLabel, actor);
         f.others_max_rate_1s = maxima.others(Col::ActorPkts1s, actor);
+        f.others_max_relayed = maxima.others(Col::Relayed60s, actor);
         let first = first_seen.get(&actor).copied().unwrap_or(0);
         let span = c.time.last().copied().unwrap_or(0.0) - c.time.first().copied().unwrap_or(0.0);
         let t_first = c.time[first];
@@ -175,6 +185,8 @@ impl Facts {
     pub fn kind(&self) -> Kind {
         if self.conflicts > 0 {
             Kind::ArpSpoofing
+        } else if self.relayed >= 2 {
+            Kind::RelayedTraffic
         } else if self.dns_packets * 2 >= self.packets
             && (self.max_zone_names >= 8.0 || self.max_longest_label >= 40.0)
         {
@@ -268,6 +280,11 @@ pub(crate) fn sentence(
             "{actor} claimed {}, an address already bound to another MAC, {} times in {dur}.",
             f.claimed.as_deref().unwrap_or("an address"),
             f.conflicts
+        ),
+        Kind::RelayedTraffic => format!(
+            "{} frames of {actor}'s traffic were seen twice within 1 ms in {dur}: a machine in the middle (an ARP or ND spoofer) relays it (the most for any other host within a minute: {}).",
+            f.relayed,
+            n(f.others_max_relayed)
         ),
         Kind::Flood => format!(
             "{actor} sent {} packets a second at its peak in {dur}; no other host exceeded {} a second.",

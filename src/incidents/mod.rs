@@ -29,6 +29,8 @@ pub enum Kind {
     Exfiltration,
     OversizedIcmp,
     ArpSpoofing,
+    /// A host whose frames a machine in the middle relays (the victim side of a spoof).
+    RelayedTraffic,
     NewHost,
     Other,
 }
@@ -43,6 +45,7 @@ impl Kind {
             Kind::Exfiltration => "exfiltration",
             Kind::OversizedIcmp => "oversized ICMP / fragments",
             Kind::ArpSpoofing => "ARP spoofing",
+            Kind::RelayedTraffic => "relayed traffic",
             Kind::NewHost => "new host",
             Kind::Other => "other",
         }

@@ -122,3 +122,35 @@ fn a_tunnel_is_named_by_its_zone() {
     );
     assert!(inc[0].filter.ends_with("&& dns.qry.name contains \"cdn-metrics.test\""), "{}", inc[0].filter);
 }
+
+#[test]
+fn a_victims_relayed_frames_are_relayed_traffic() {
+    // Background, then 10.0.0.51's frames each seen twice a few µs apart (in and out of a
+    // spoofer), as a capture without MAC columns shows an ARP spoofer's victim.
+    let mut rows = Vec::new();
+    for k in 0..100 {
+        let t = f64::from(k) * 0.5;
+        rows.push(format!("{t:.6},10.0.0.20,198.51.100.7,TCP,66,\"5000  >  443 [ACK] Seq={k} Ack=1 Len=0\""));
+    }
+    for k in 0..6 {
+        let t = 60.0 + f64::from(k) * 0.2;
+        let body = format!("45118  >  80 [ACK] Seq={k} Ack=1 Win=501 Len=0");
+        rows.push(format!("{t:.6},10.0.0.51,203.0.113.23,TCP,66,\"{body}\""));
+        rows.push(format!(
+            "{:.6},10.0.0.51,203.0.113.23,TCP,66,\"[TCP Dup ACK {}#1] {body}\"",
+            t + 0.000_006,
+            101 + 2 * k
+        ));
+    }
+    let c = cap(&rows);
+    let flagged: Vec<usize> = (100..c.len()).collect();
+    let inc = incidents_of(&c, &flagged);
+    assert_eq!(inc.len(), 1, "{inc:#?}");
+    assert_eq!(inc[0].kind, Kind::RelayedTraffic);
+    assert_eq!(inc[0].actor, "10.0.0.51");
+    assert!(
+        inc[0].explanation.starts_with("6 frames of 10.0.0.51's traffic were seen twice within 1 ms"),
+        "{}",
+        inc[0].explanation
+    );
+}

@@ -66,6 +66,13 @@ pub struct Fields<'a> {
     /// An IP fragment that is not the last one (Wireshark shows "Fragmented IP protocol" /
     /// "IPv6 fragment").
     pub fragment: bool,
+    /// The Info text without its leading `[TCP …]` analysis tags: what two copies of one frame
+    /// share when Wireshark tags the second as a retransmission or a dup ACK.
+    pub body: &'a str,
+    /// The frame carries a number its sender changes from frame to frame (TCP `Seq=`, a DNS
+    /// transaction id other than mDNS's 0, an ICMP echo `id=`/`seq=`), so an identical second
+    /// copy is the same frame seen again, not a new one that happens to read the same.
+    pub identified: bool,
 }
 
 /// Parses Protocol + Info.
@@ -85,7 +92,29 @@ pub fn parse<'a>(protocol: &str, info: &'a str) -> Fields<'a> {
     if f.neighbor.is_none() && f.icmp.is_none() {
         ports_and_flags(info, &mut f);
     }
+    f.body = without_tags(info);
+    f.identified = match protocol {
+        "DNS" | "LLMNR" => f.dns_name.is_some() && transaction_id(info).is_some_and(|id| id != "0x0000"),
+        _ if f.icmp.is_some() => f.body.contains("seq="),
+        _ => f.tcp_flags.is_some() && f.body.contains("Seq="),
+    };
     f
+}
+
+/// `info` after its leading bracketed tags ("[TCP Retransmission] ", "[TCP Dup ACK 12#1] ").
+fn without_tags(info: &str) -> &str {
+    let mut rest = info;
+    while let Some(tail) = rest.strip_prefix('[') {
+        let Some(end) = tail.find(']') else { break };
+        rest = tail[end + 1..].trim_start();
+    }
+    rest
+}
+
+/// The `0x…` transaction id of a DNS Info line ("Standard query 0xb77b A …", "Standard query
+/// response 0xb77b …").
+fn transaction_id(info: &str) -> Option<&str> {
+    info.split_whitespace().find(|w| w.starts_with("0x") && w.len() == 6)
 }
 
 fn ports_and_flags<'a>(info: &'a str, f: &mut Fields<'a>) {
@@ -304,11 +333,13 @@ mod tests {
         assert_eq!((f.src_port, f.dst_port), (Some(110), Some(52663)));
         assert_eq!(f.tcp_flags, Some(flag::RST | flag::ACK));
         let f = parse("TCP", "[TCP Dup ACK 96922#1] 45118  >  80 [ACK] Seq=536 Ack=25349");
-        assert!(f.tcp_analysis);
+        assert!(f.tcp_analysis && f.identified);
+        assert_eq!(f.body, "45118  >  80 [ACK] Seq=536 Ack=25349");
         assert_eq!((f.src_port, f.dst_port, f.tcp_flags), (Some(45118), Some(80), Some(flag::ACK)));
         let f = parse("UDP", "58260  >  514 Len=0");
         assert_eq!((f.src_port, f.dst_port, f.tcp_flags), (Some(58260), Some(514), None));
-        assert_eq!(parse("TLSv1.3", "Application Data"), Fields::default());
+        let f = parse("TLSv1.3", "Application Data");
+        assert_eq!(f, Fields { body: "Application Data", ..Fields::default() });
     }
 
     #[test]
@@ -322,6 +353,8 @@ mod tests {
         assert_eq!((f.dns_type, f.dns_name), (Some("A"), Some("nx.test")));
         let f = parse("MDNS", "Standard query 0x0000 PTR _googlecast._tcp.local, \"QM\" question");
         assert_eq!(f.dns_name, Some("_googlecast._tcp.local"));
+        assert!(!f.identified, "mDNS's id is always 0");
+        assert!(parse("DNS", "Standard query 0xb77b A static.sportsnet.test").identified);
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub enum Group {
     Dns,
     /// ARP/ND claims and conflicting bindings.
     Neighbor,
+    /// Frames seen twice within a millisecond: relayed by a machine in the middle.
+    Relay,
     /// IP fragments and ICMP echo size.
     Ip,
     /// How rare the protocol, Info template, service and conversation are in this capture.
@@ -64,13 +66,14 @@ impl Group {
         }
     }
 
-    pub const ALL: [Group; 9] = [
+    pub const ALL: [Group; 10] = [
         Group::Volume,
         Group::Upload,
         Group::Fanout,
         Group::Probe,
         Group::Dns,
         Group::Neighbor,
+        Group::Relay,
         Group::Ip,
         Group::Rarity,
         Group::TcpAnalysis,
@@ -84,6 +87,7 @@ impl Group {
             Group::Probe => "probes and failures",
             Group::Dns => "DNS names",
             Group::Neighbor => "ARP / Neighbor Discovery",
+            Group::Relay => "relayed frames",
             Group::Ip => "fragments and ICMP",
             Group::Rarity => "rarity",
             Group::TcpAnalysis => "TCP analysis",
@@ -139,6 +143,8 @@ pub enum Col {
     AddressConflict,
     Claims60s,
     Conflicts60s,
+    Relayed,
+    Relayed60s,
     Fragment,
     Fragments10s,
     IcmpEchoLength,
@@ -279,6 +285,18 @@ columns![
     ),
     (Claims60s, "claims_60s", Neighbor, "unsolicited ARP/ND claims by the actor in the last ~60 s"),
     (Conflicts60s, "conflicts_60s", Neighbor, "conflicting address claims by the actor in the last ~60 s"),
+    (
+        Relayed,
+        "relayed",
+        Relay,
+        "a second copy, within 1 ms, of a numbered frame (same addresses, length and Info): relayed by a machine in the middle"
+    ),
+    (
+        Relayed60s,
+        "relayed_60s",
+        Relay,
+        "frames of the actor's exchanges seen twice within 1 ms in the last ~60 s (relayed by a machine in the middle)"
+    ),
     (Fragment, "fragment", Ip, "an IP fragment"),
     (Fragments10s, "fragments_10s", Ip, "IP fragments the actor sent in the last ~10 s"),
     (IcmpEchoLength, "icmp_echo_length", Ip, "frame length of an ICMP echo"),
@@ -324,8 +342,10 @@ impl Col {
 /// The contextual features of a capture.
 #[derive(Debug, Clone)]
 pub struct Context {
-    /// Raw values, one row per packet, columns as [`COLUMNS`].
-    pub values: Matrix<f64>,
+    /// Raw values, one row per packet, columns as [`COLUMNS`]: computed in `f64`, kept as
+    /// `f32` (7 significant digits, plenty for a surprise scale and an explanation; a million
+    /// packets' columns take 220 MB instead of 440 MB, in a page whose worker has 4 GiB at most).
+    pub values: Matrix<f32>,
     /// Each packet's actor (a host identity: a root of `hosts`).
     pub actor: Vec<u32>,
     /// Each packet's peer identity.
@@ -336,7 +356,7 @@ pub struct Context {
 
 impl Context {
     pub fn get(&self, row: usize, col: Col) -> f64 {
-        self.values.data[row * self.values.cols + col.index()]
+        f64::from(self.values.data[row * self.values.cols + col.index()])
     }
 }
 
@@ -358,6 +378,7 @@ struct ActorState {
     unreachable_received: Damped,
     claims: Damped,
     conflicts: Damped,
+    relayed: Damped,
     fragments: Damped,
 }
 
@@ -416,6 +437,43 @@ pub fn on_link(a: &str, b: &str) -> Option<bool> {
     None
 }
 
+/// The numbered frames of the last millisecond, to tell a frame seen twice. No TCP or DNS stack
+/// sends a frame again that soon (Linux's shortest TCP retransmission timeout is 200 ms, DNS
+/// clients wait a second), so an identical copy that close is one frame seen on its way into
+/// and out of a machine that forwards it: an ARP or ND spoofer relaying its victims' traffic,
+/// where a capture without MAC columns shows nothing else. The first copy must be an ordinary
+/// frame: a relayed frame was in order when its sender sent it, while a segment already tagged
+/// out of order or retransmitted when first seen belongs to a bulk transfer's recovery, whose
+/// copies can come microseconds apart (seen on office-60k's downloads). Bounded: only the last
+/// millisecond's frames are kept.
+#[derive(Default)]
+struct RecentFrames {
+    order: std::collections::VecDeque<(f64, u64)>,
+    /// Frame key → when it was last seen, and whether that copy was an ordinary frame.
+    last: HashMap<u64, (f64, bool)>,
+}
+
+impl RecentFrames {
+    const WINDOW_S: f64 = 0.001;
+
+    /// Records frame `key` at `t` (`ordinary`: without Wireshark's analysis tags); true when an
+    /// ordinary copy of it was seen in the last millisecond.
+    fn seen_again(&mut self, t: f64, key: u64, ordinary: bool) -> bool {
+        while let Some(&(old, k)) = self.order.front() {
+            if t - old <= Self::WINDOW_S {
+                break;
+            }
+            self.order.pop_front();
+            if self.last.get(&k).is_some_and(|&(seen, _)| seen == old) {
+                self.last.remove(&k);
+            }
+        }
+        let again = self.last.insert(key, (t, ordinary)).is_some_and(|(_, first)| first);
+        self.order.push_back((t, key));
+        again
+    }
+}
+
 fn rarity(count: usize, n: usize) -> f64 {
     if count == 0 || n == 0 { 0.0 } else { -libm::log10((count as f64) / (n as f64)) }
 }
@@ -424,7 +482,7 @@ fn rarity(count: usize, n: usize) -> f64 {
 /// are equal), then the whole-capture rarity columns.
 pub fn build(capture: &Capture) -> Context {
     let n = capture.len();
-    let mut values = vec![0f64; n * N_COLUMNS];
+    let mut values = vec![0f32; n * N_COLUMNS];
     let mut hosts = Hosts::new(capture);
     let mut actor = vec![0u32; n];
     let mut peer = vec![0u32; n];
@@ -446,6 +504,7 @@ pub fn build(capture: &Capture) -> Context {
     let mut dns_types: HashMap<&str, usize> = HashMap::new();
     let mut dns_type_of: Vec<Option<&str>> = vec![None; n];
     let mut dns_total = 0usize;
+    let mut recent = RecentFrames::default();
 
     for &i in &order {
         let t = capture.time[i];
@@ -491,7 +550,7 @@ pub fn build(capture: &Capture) -> Context {
         peer[i] = b;
 
         let row = &mut values[i * N_COLUMNS..(i + 1) * N_COLUMNS];
-        let mut set = |c: Col, v: f64| row[c.index()] = v;
+        let mut set = |c: Col, v: f64| row[c.index()] = v as f32;
 
         let st = actors.entry(a).or_default();
         st.traffic.add(t, len);
@@ -538,6 +597,14 @@ pub fn build(capture: &Capture) -> Context {
         set(Col::AddressConflict, f64::from(u8::from(conflict)));
         set(Col::Claims60s, bump(&mut st.claims, claim).weight(2));
         set(Col::Conflicts60s, bump(&mut st.conflicts, conflict).weight(2));
+        let relayed = f.identified
+            && recent.seen_again(
+                t,
+                hash_of((src_name, dst_name, capture.protocol[i], p.length, f.body)),
+                !f.tcp_analysis,
+            );
+        set(Col::Relayed, f64::from(u8::from(relayed)));
+        set(Col::Relayed60s, bump(&mut st.relayed, relayed).weight(2));
         set(Col::Fragment, f64::from(u8::from(f.fragment)));
         set(Col::Fragments10s, bump(&mut st.fragments, f.fragment && o.from_actor).weight(1));
         if matches!(f.icmp, Some(Icmp::EchoRequest | Icmp::EchoReply)) {
@@ -611,14 +678,15 @@ pub fn build(capture: &Capture) -> Context {
     let template_counts: HashMap<u64, usize> = templates.into_iter().map(|(k, v)| (hash_of(&k), v)).collect();
     for i in 0..n {
         let row = &mut values[i * N_COLUMNS..(i + 1) * N_COLUMNS];
-        row[Col::ProtocolRarity.index()] = rarity(protocol_counts[capture.protocol[i] as usize], n);
-        row[Col::TemplateRarity.index()] = rarity(template_counts[&template_of[i]], n);
-        row[Col::ServiceRarity.index()] = rarity(services[&service_of[i]], n);
+        row[Col::ProtocolRarity.index()] = rarity(protocol_counts[capture.protocol[i] as usize], n) as f32;
+        row[Col::TemplateRarity.index()] = rarity(template_counts[&template_of[i]], n) as f32;
+        row[Col::ServiceRarity.index()] = rarity(services[&service_of[i]], n) as f32;
         let (a, b) = (hosts.of(actor[i]), hosts.of(peer[i]));
         let key = if actor[i] <= peer[i] { (actor[i], peer[i]) } else { (peer[i], actor[i]) };
-        row[Col::ConversationRarity.index()] = rarity(conversations.get(&key).copied().unwrap_or(0), n);
+        row[Col::ConversationRarity.index()] =
+            rarity(conversations.get(&key).copied().unwrap_or(0), n) as f32;
         if let Some(ty) = dns_type_of[i] {
-            row[Col::DnsTypeRarity.index()] = rarity(dns_types[ty], dns_total);
+            row[Col::DnsTypeRarity.index()] = rarity(dns_types[ty], dns_total) as f32;
         }
         // Identities as learnt over the whole capture, for grouping and naming.
         actor[i] = a;

@@ -146,3 +146,35 @@ fn rarity_and_upload_share() {
     // The server's ACKs belong to the uploader's conversation.
     assert_eq!(ctx.actor[1], ctx.actor[0]);
 }
+
+#[test]
+fn a_frame_relayed_by_a_machine_in_the_middle_is_seen_twice() {
+    let syn = "\"45118  >  80 [SYN] Seq=0 Win=64240 Len=0\"";
+    let again = "\"[TCP Retransmission] 45118  >  80 [SYN] Seq=0 Win=64240 Len=0\"";
+    let query = "\"Standard query 0xb77b A static.example.test\"";
+    let rows = [
+        // The victim's SYN, and its copy on the way out of the spoofer 6 µs later.
+        format!("1.000000,10.0.0.51,203.0.113.23,TCP,74,{syn}"),
+        format!("1.000006,10.0.0.51,203.0.113.23,TCP,74,{again}"),
+        // A DNS query relayed the same way: Wireshark tags nothing, the copy is identical.
+        format!("2.000000,10.0.0.51,10.0.0.1,DNS,81,{query}"),
+        format!("2.000018,10.0.0.51,10.0.0.1,DNS,81,{query}"),
+        // The same query id again 2 s later is a client's retry, not a relay.
+        format!("4.000018,10.0.0.51,10.0.0.1,DNS,81,{query}"),
+        // A segment already out of order when first seen: a transfer's recovery.
+        "5.000000,10.0.0.9,10.0.0.51,TCP,1514,\"[TCP Out-Of-Order] 443  >  5000 [PSH, ACK] Seq=9 Ack=1 Len=1448\"".into(),
+        "5.000004,10.0.0.9,10.0.0.51,TCP,1514,\"[TCP Retransmission] 443  >  5000 [PSH, ACK] Seq=9 Ack=1 Len=1448\"".into(),
+        // mDNS always says 0x0000: identical queries are not one frame.
+        "6.000000,10.0.0.7,224.0.0.251,MDNS,80,\"Standard query 0x0000 PTR _ipp._tcp.local, \"\"QM\"\" question\"".into(),
+        "6.000010,10.0.0.7,224.0.0.251,MDNS,80,\"Standard query 0x0000 PTR _ipp._tcp.local, \"\"QM\"\" question\"".into(),
+        // QUIC has no number in Info: its identical lines are many frames.
+        "7.000000,10.0.0.8,198.51.100.1,QUIC,1392,\"Protected Payload (KP0), DCID=4bc376dacb794492\"".into(),
+        "7.000001,10.0.0.8,198.51.100.1,QUIC,1392,\"Protected Payload (KP0), DCID=4bc376dacb794492\"".into(),
+    ];
+    let ctx = build(&cap(&rows));
+    let relayed: Vec<f64> = (0..ctx.values.rows).map(|r| ctx.get(r, Col::Relayed)).collect();
+    assert_eq!(relayed, [0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+    // The victim's later frames carry the count, its first copies included.
+    assert!(ctx.get(4, Col::Relayed60s) > 1.9, "{}", ctx.get(4, Col::Relayed60s));
+    assert_eq!(ctx.get(8, Col::Relayed60s), 0.0, "another host");
+}
