@@ -99,7 +99,7 @@ mod tests {
 
     #[test]
     fn the_median_is_unsurprising_the_top_is_spread_out() {
-        let m = Matrix { rows: 100_000, cols: 1, data: (0..100_000).map(f64::from).collect() };
+        let m = Matrix { rows: 100_000, cols: 1, data: (0..100_000).map(|i| i as f32).collect() };
         let s = Surprise::fit(&m);
         assert!((s.tail(0, 50_000.0) - 0.5f64.log10().abs() / MAX_SURPRISE).abs() < 0.01);
         assert!((s.tail(0, 99_000.0) - 2.0 / MAX_SURPRISE).abs() < 0.01, "{}", s.tail(0, 99_000.0));
@@ -121,7 +121,7 @@ mod tests {
 
     #[test]
     fn fitted_state_round_trips_and_scores_another_capture() {
-        let a = Matrix { rows: 5000, cols: 2, data: (0..10000).map(|i| f64::from(i % 97)).collect() };
+        let a = Matrix { rows: 5000, cols: 2, data: (0..10000u16).map(|i| f32::from(i % 97)).collect() };
         let s = Surprise::fit(&a);
         let json = serde_json::to_string(&s).expect("json");
         let back: Surprise = serde_json::from_str(&json).expect("back");
