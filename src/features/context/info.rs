@@ -89,10 +89,10 @@ pub fn parse<'a>(protocol: &str, info: &'a str) -> Fields<'a> {
     if info.starts_with("Fragmented IP protocol") || info.starts_with("IPv6 fragment") {
         f.fragment = true;
     }
+    f.body = without_tags(info);
     if f.neighbor.is_none() && f.icmp.is_none() {
         ports_and_flags(info, &mut f);
     }
-    f.body = without_tags(info);
     f.identified = match protocol {
         "DNS" | "LLMNR" => f.dns_name.is_some() && transaction_id(info).is_some_and(|id| id != "0x0000"),
         _ if f.icmp.is_some() => f.body.contains("seq="),
@@ -118,16 +118,9 @@ fn transaction_id(info: &str) -> Option<&str> {
 }
 
 fn ports_and_flags<'a>(info: &'a str, f: &mut Fields<'a>) {
-    let mut rest = info;
     // Leading analysis tags: "[TCP Retransmission] ", "[TCP Dup ACK 12#1] ".
-    while let Some(tail) = rest.strip_prefix('[') {
-        let Some(end) = tail.find(']') else { break };
-        if tail[..end].starts_with("TCP ") {
-            f.tcp_analysis = true;
-        }
-        rest = tail[end + 1..].trim_start();
-    }
-    let (a, tail) = split_number(rest);
+    f.tcp_analysis = info[..info.len() - f.body.len()].contains("[TCP ");
+    let (a, tail) = split_number(f.body);
     let Some(a) = a else { return };
     let tail = tail.trim_start();
     let tail = if let Some(t) = tail.strip_prefix('>') {
