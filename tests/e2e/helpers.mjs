@@ -130,6 +130,13 @@ export async function open(browser, origin) {
     }).observe({ type: 'longtask', buffered: true });
   });
   const page = await context.newPage();
+  // NETSIEVE_CDP=1 prints every uncaught exception with the details CDP has (script, line,
+  // whether a promise) — for the bare null below, which Playwright reports without them.
+  if (process.env.NETSIEVE_CDP) {
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Runtime.enable');
+    cdp.on('Runtime.exceptionThrown', (e) => console.log('EXC', JSON.stringify(e.exceptionDetails).slice(0, 2000)));
+  }
   const requests = [];
   const errors = [];
   context.on('request', (r) => requests.push(r.url()));

@@ -242,9 +242,19 @@ fn dns<'a>(info: &'a str, f: &mut Fields<'a>) {
             rest = r;
         }
     }
-    let mut words = rest.split_whitespace();
-    f.dns_type = words.next();
-    f.dns_name = words.next().map(|n| n.trim_end_matches(','));
+    // A message cut by the snapshot length ends in a tag ("[Malformed Packet]") and, when its
+    // name was cut too, has no type: "0x1a2b long.partial.name [Malformed Packet]".
+    // A type Wireshark has no name for reads "Unknown (65400)".
+    let mut words = rest.split_whitespace().take_while(|w| !w.starts_with('[')).peekable();
+    let first = words.next();
+    if first == Some("Unknown") {
+        words.next_if(|w| w.starts_with('('));
+    }
+    let second = words.next();
+    (f.dns_type, f.dns_name) = match second {
+        Some(name) => (first, Some(name.trim_end_matches(','))),
+        None => (None, first),
+    };
 }
 
 /// Shape of a DNS name: total length, labels, longest label, and the Shannon entropy (bits per
@@ -348,6 +358,15 @@ mod tests {
         assert_eq!(f.dns_name, Some("_googlecast._tcp.local"));
         assert!(!f.identified, "mDNS's id is always 0");
         assert!(parse("DNS", "Standard query 0xb77b A static.sportsnet.test").identified);
+        let f = parse("DNS", "Standard query 0x12 Unknown (65400) odd.test");
+        assert_eq!((f.dns_type, f.dns_name), (Some("Unknown"), Some("odd.test")));
+        // Cut by the snapshot length: the name as far as it goes, no type; or nothing.
+        let f = parse("DNS", "Standard query 0x3a1f mzxw6ytboi.q.stats [Malformed Packet]");
+        assert_eq!((f.dns_type, f.dns_name), (None, Some("mzxw6ytboi.q.stats")));
+        let f = parse("DNS", "Standard query 0x3a1f AAAA cdn.test [Malformed Packet]");
+        assert_eq!((f.dns_type, f.dns_name), (Some("AAAA"), Some("cdn.test")));
+        let f = parse("DNS", "Standard query 0x3a1f [Malformed Packet]");
+        assert_eq!((f.dns_type, f.dns_name), (None, None));
     }
 
     #[test]

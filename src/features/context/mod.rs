@@ -116,7 +116,7 @@ pub enum Col {
     PairOutShare60s,
     PairOutBytes10s,
     PairOutBytes60s,
-    OffLinkOutBytes60s,
+    OffLinkNetUpload60s,
     Peers10s,
     Peers60s,
     Services10s,
@@ -199,10 +199,10 @@ columns![
     (PairOutBytes10s, "pair_out_bytes_10s", Upload, "bytes the actor sent to the peer in the last ~10 s"),
     (PairOutBytes60s, "pair_out_bytes_60s", Upload, "bytes the actor sent to the peer in the last ~60 s"),
     (
-        OffLinkOutBytes60s,
-        "off_link_out_bytes_60s",
+        OffLinkNetUpload60s,
+        "off_link_net_upload_60s",
         Upload,
-        "bytes the actor sent in the last ~60 s to a peer off its local network"
+        "bytes the actor sent in the last ~60 s to a peer off its local network, less what came back"
     ),
     (Peers10s, "peers_10s", Fanout, "distinct hosts the actor contacted in the last ~10 s"),
     (Peers60s, "peers_60s", Fanout, "distinct hosts the actor contacted in the last ~60 s"),
@@ -630,7 +630,9 @@ pub fn build(capture: &Capture) -> Context {
         set(Col::PairOutBytes10s, out.sum(1));
         set(Col::PairOutBytes60s, out.sum(2));
         if on_link(p.source, p.destination) == Some(false) {
-            set(Col::OffLinkOutBytes60s, out.sum(2));
+            // Exfiltration is data leaving the network that does not come back: a download's
+            // requests, a call's symmetric stream and a backup to the NAS all stay near 0.
+            set(Col::OffLinkNetUpload60s, (2.0 * out.sum(2) - total).max(0.0));
         }
         let ports = match o.service_port {
             Some(port) => ps.ports.add(t, u64::from(port)),

@@ -139,12 +139,35 @@ fn rarity_and_upload_share() {
     let c = cap(&rows);
     let ctx = build(&c);
     let share = ctx.get(198, Col::PairOutShare60s);
-    assert!(ctx.get(198, Col::OffLinkOutBytes60s) > 500_000.0, "203.0.113.77 is off 10.0.0.0/24");
-    assert_eq!(ctx.get(200, Col::OffLinkOutBytes60s), 0.0, "the NTP server is on the LAN");
+    assert!(ctx.get(198, Col::OffLinkNetUpload60s) > 500_000.0, "203.0.113.77 is off 10.0.0.0/24");
+    assert_eq!(ctx.get(200, Col::OffLinkNetUpload60s), 0.0, "the NTP server is on the LAN");
     assert!(share > 0.95, "the uploader sends almost every byte: {share}");
     assert!(last(&ctx, Col::ProtocolRarity) > ctx.get(0, Col::ProtocolRarity));
     // The server's ACKs belong to the uploader's conversation.
     assert_eq!(ctx.actor[1], ctx.actor[0]);
+}
+
+#[test]
+fn a_download_and_a_call_are_not_net_uploads() {
+    let mut rows = Vec::new();
+    for k in 0..100 {
+        let t = f64::from(k) * 0.01;
+        // A download: big segments in, small ACKs out.
+        rows.push(format!("{t:.6},10.0.0.30,203.0.113.80,TCP,66,\"51000  >  443 [ACK] Seq=1 Ack=1 Len=0\""));
+        rows.push(format!(
+            "{t:.6},203.0.113.80,10.0.0.30,TCP,7306,\"443  >  51000 [PSH, ACK] Seq=1 Ack=1 Len=7240\""
+        ));
+        // A call: the same stream both ways.
+        rows.push(format!("{t:.6},10.0.0.31,203.0.113.81,UDP,1218,\"58788  >  3478 Len=1176\""));
+        rows.push(format!("{t:.6},203.0.113.81,10.0.0.31,UDP,1218,\"3478  >  58788 Len=1176\""));
+    }
+    let c = cap(&rows);
+    let ctx = build(&c);
+    let n = ctx.values.rows;
+    let most = (0..n).map(|i| ctx.get(i, Col::OffLinkNetUpload60s)).fold(0.0, f64::max);
+    // The call's first packet, before any answer, is its only upload.
+    assert!(most <= 1218.0 + 1e-3, "largest net upload {most}");
+    assert!(ctx.get(n - 4, Col::PairOutBytes60s) > 5_000.0, "the download's ACKs are still counted as sent");
 }
 
 #[test]
