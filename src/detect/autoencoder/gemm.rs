@@ -45,7 +45,8 @@ pub enum Kernel {
     Lanes4,
     /// 8 lanes, AVX2 (x86-64 processors since 2013); 4 rows × 16 columns per block.
     Avx2,
-    /// 16 lanes, AVX-512 (F, BW, CD, DQ, VL); 8 rows × 16 columns per block.
+    /// 16 lanes, AVX-512 (F, BW, CD, DQ, VL); 4 rows × 16 columns per block (with 8 rows the
+    /// compiler stopped inlining the intrinsics into the kernel: 20× slower).
     Avx512,
 }
 
@@ -97,13 +98,12 @@ impl Kernel {
 thread_local! {
     static CHOSEN: Cell<Option<Kernel>> = const { Cell::new(None) };
     /// Packing buffers, reused: a training run makes millions of small products.
-    static PACK: RefCell<Pack> = const { RefCell::new(Pack { a: Vec::new(), b: Vec::new() }) };
+    static PACK: RefCell<Pack> = const { RefCell::new(Pack { b: Vec::new(), tail: Vec::new() }) };
 }
 
 /// `c[i·n + j] = init[j] + Σ_p a(i, p) · b(p, j)` for `i < m`, `j < n`, `p < k` (`init` = zeros
-/// when `None`), `c` row-major. Each block of `a`'s rows is packed once, and `b`'s columns
-/// where they are not a full block of a row-major matrix, so the inner loop works on
-/// fixed-size blocks in registers.
+/// when `None`), `c` row-major; `a` in rows or transposed (what [`Strided`] makes). The inner
+/// loop keeps a fixed-size block of the output in registers ([`blocked`]).
 pub(super) fn gemm(
     m: usize,
     n: usize,
@@ -151,14 +151,15 @@ struct Shape<'a> {
     init: Option<&'a [f32]>,
 }
 
-/// Packed panels of `b` (`k` rows of one block of columns each) and of a block of `a`'s rows.
+/// Scratch for one product: `b` transposed into rows (the trainer's `dz · wᵀ`), and the last
+/// columns of `b` that fill no vector, zero-padded to one.
 struct Pack {
-    a: Vec<f32>,
     b: Vec<f32>,
+    tail: Vec<f32>,
 }
 
-/// The widest block of columns of any kernel.
-const MAX_NR: usize = 32;
+/// The widest vector of any kernel, in lanes.
+const MAX_W: usize = 16;
 
 /// A way to compute on vectors of `W` lanes, and its vector type. `mul_add` is `acc + a·b`
 /// with the product rounded first.
@@ -203,8 +204,14 @@ impl Lanes for Four {
     }
 }
 
-/// The product with `MR` rows × `NV` vectors of columns of accumulators. Inlined into each
-/// kernel's entry point, so that it is compiled with that kernel's instructions.
+/// The product, `MR` rows × `NV` vectors of columns of accumulators at a time. Inlined into
+/// each kernel's entry point, so that it is compiled with that kernel's instructions.
+///
+/// Nothing is packed but what must be: `a`'s elements are read where they are (a transposed
+/// `a`, the trainer's `xᵀ · dz`, has a block's rows side by side), a row-major `b` too; a
+/// transposed `b` is copied into rows once, and `b`'s last columns that fill no vector into a
+/// zero-padded panel. Packing `a` and `b` per block of the output (the first version) cost as
+/// much as the products themselves on the trainer's small matrices.
 #[inline(always)]
 fn blocked<L: Lanes, const MR: usize, const NV: usize>(
     simd: L,
@@ -212,109 +219,153 @@ fn blocked<L: Lanes, const MR: usize, const NV: usize>(
     s: &Shape<'_>,
     c: &mut [f32],
 ) {
-    let (m, n, k) = (s.m, s.n, s.k);
-    let w = L::W;
-    let nr = NV * w;
-    debug_assert!(nr <= MAX_NR);
-    let blocks = n.div_ceil(nr);
-    // A row-major `b`'s full blocks of columns are read where they are; the rest is packed.
-    let in_place = if s.b.cs == 1 { n / nr } else { 0 };
-    pack.b.clear();
-    pack.b.resize((blocks - in_place) * k * nr, 0.0);
-    for (pb, panel) in pack.b.chunks_exact_mut(k * nr).enumerate() {
-        let j0 = (in_place + pb) * nr;
-        let cols = nr.min(n - j0);
-        if s.b.cs == 1 {
-            for (p, dst) in panel.chunks_exact_mut(nr).enumerate() {
-                dst[..cols].copy_from_slice(&s.b.data[p * s.b.rs + j0..][..cols]);
+    let (m, n, k, w) = (s.m, s.n, s.k, L::W);
+    debug_assert!(w <= MAX_W);
+    assert!(s.a.cs == 1 || s.a.rs == 1, "gemm reads `a` in rows or transposed");
+    if m == 0 || n == 0 {
+        return;
+    }
+    let b = if s.b.cs == 1 {
+        Strided::rows(s.b.data, s.b.rs)
+    } else {
+        pack.b.clear();
+        pack.b.resize(k * n, 0.0);
+        for j in 0..n {
+            for (p, dst) in pack.b.chunks_exact_mut(n).enumerate() {
+                dst[j] = s.b.at(p, j);
             }
-        } else if s.b.rs == 1 {
-            // A transposed matrix: each column is contiguous.
-            for q in 0..cols {
-                let column = &s.b.data[(j0 + q) * s.b.cs..][..k];
-                for (dst, &v) in panel.chunks_exact_mut(nr).zip(column) {
-                    dst[q] = v;
+        }
+        Strided::rows(&pack.b, n)
+    };
+    let full = n - n % w;
+    pack.tail.clear();
+    if full < n {
+        pack.tail.resize(k * w, 0.0);
+        for (p, dst) in pack.tail.chunks_exact_mut(w).enumerate() {
+            dst[..n - full].copy_from_slice(&b.data[p * b.rs + full..p * b.rs + n]);
+        }
+    }
+    let tail = Strided::rows(&pack.tail, w);
+    let t = Tiles { simd, a: s.a, b, tail, init: s.init, n, k, full };
+    let mut i0 = 0;
+    while i0 + MR <= m {
+        t.rows::<MR, NV>(i0, c);
+        i0 += MR;
+    }
+    while i0 < m {
+        t.rows::<1, NV>(i0, c);
+        i0 += 1;
+    }
+}
+
+/// One product's operands as its tiles read them.
+struct Tiles<'a, L> {
+    simd: L,
+    a: Strided<'a>,
+    /// Row-major.
+    b: Strided<'a>,
+    /// `b`'s columns `full..n`, zero-padded to one vector, row-major.
+    tail: Strided<'a>,
+    init: Option<&'a [f32]>,
+    n: usize,
+    k: usize,
+    /// The columns that fill whole vectors.
+    full: usize,
+}
+
+impl<L: Lanes> Tiles<'_, L> {
+    /// Rows `i0..i0 + MR` of the output.
+    #[inline(always)]
+    fn rows<const MR: usize, const NV: usize>(&self, i0: usize, c: &mut [f32]) {
+        let (w, n) = (L::W, self.n);
+        let mut j0 = 0;
+        while j0 + NV * w <= self.full {
+            let acc = self.tile::<MR, NV>(i0, self.b, j0, j0);
+            for (r, row) in acc.iter().enumerate() {
+                let out = &mut c[(i0 + r) * n + j0..][..NV * w];
+                for (v, &x) in row.iter().enumerate() {
+                    self.simd.store(x, &mut out[v * w..]);
                 }
             }
-        } else {
-            for (p, dst) in panel.chunks_exact_mut(nr).enumerate() {
-                for (q, v) in dst[..cols].iter_mut().enumerate() {
-                    *v = s.b.at(p, j0 + q);
-                }
+            j0 += NV * w;
+        }
+        while j0 < self.full {
+            let acc = self.tile::<MR, 1>(i0, self.b, j0, j0);
+            for (r, row) in acc.iter().enumerate() {
+                self.simd.store(row[0], &mut c[(i0 + r) * n + j0..]);
+            }
+            j0 += w;
+        }
+        if j0 < n {
+            let acc = self.tile::<MR, 1>(i0, self.tail, 0, j0);
+            for (r, row) in acc.iter().enumerate() {
+                let mut tmp = [0f32; MAX_W];
+                self.simd.store(row[0], &mut tmp);
+                c[(i0 + r) * n + j0..(i0 + r + 1) * n].copy_from_slice(&tmp[..n - j0]);
             }
         }
     }
-    pack.a.clear();
-    pack.a.resize(k * MR, 0.0);
-    for i0 in (0..m).step_by(MR) {
-        let rows = MR.min(m - i0);
-        if s.a.rs == 1 {
-            // A transposed matrix: the block's rows of one column are contiguous.
-            for (p, dst) in pack.a.chunks_exact_mut(MR).enumerate() {
-                dst[..rows].copy_from_slice(&s.a.data[i0 + p * s.a.cs..][..rows]);
-                dst[rows..].fill(0.0);
-            }
-        } else if s.a.cs == 1 {
-            for r in 0..MR {
-                if r < rows {
-                    let row = &s.a.data[(i0 + r) * s.a.rs..][..k];
-                    for (dst, &v) in pack.a.chunks_exact_mut(MR).zip(row) {
-                        dst[r] = v;
-                    }
-                } else {
-                    pack.a.chunks_exact_mut(MR).for_each(|dst| dst[r] = 0.0);
-                }
-            }
-        } else {
-            for (p, dst) in pack.a.chunks_exact_mut(MR).enumerate() {
-                for (r, v) in dst.iter_mut().enumerate() {
-                    *v = if r < rows { s.a.at(i0 + r, p) } else { 0.0 };
-                }
+
+    /// The accumulators of rows `i0..i0 + MR` and `NV` vectors of columns, read from `b`'s
+    /// column `jb` (the output's column `j0`).
+    #[inline(always)]
+    fn tile<const MR: usize, const NV: usize>(
+        &self,
+        i0: usize,
+        b: Strided<'_>,
+        jb: usize,
+        j0: usize,
+    ) -> [[L::V; NV]; MR] {
+        let (simd, w, k, a) = (self.simd, L::W, self.k, self.a);
+        let mut start = [simd.zero(); NV];
+        if let Some(init) = self.init {
+            let mut row = [0f32; MAX_W];
+            for (v, x) in start.iter_mut().enumerate() {
+                let cols = w.min(self.n - j0 - v * w);
+                row[..cols].copy_from_slice(&init[j0 + v * w..][..cols]);
+                *x = simd.load(&row);
             }
         }
-        for jb in 0..blocks {
-            let j0 = jb * nr;
-            let cols = nr.min(n - j0);
-            // Row p of the block's columns of `b` starts at `panel[p · stride]`.
-            let (panel, stride) = if jb < in_place {
-                (&s.b.data[j0..], s.b.rs)
-            } else {
-                (&pack.b[(jb - in_place) * k * nr..][..k * nr], nr)
-            };
-            let start: [L::V; NV] = match s.init {
-                Some(init) => {
-                    let mut row = [0f32; MAX_NR];
-                    row[..cols].copy_from_slice(&init[j0..j0 + cols]);
-                    std::array::from_fn(|v| simd.load(&row[v * w..]))
+        let mut acc = [start; MR];
+        let (ld, bd) = (b.rs, &b.data[jb..]);
+        // Row p of the block's columns of `b` (no closure or `from_fn` here: one not inlined
+        // would be compiled without the kernel's instructions; measured 6× slower).
+        macro_rules! b_at {
+            ($p:expr) => {{
+                let row = &bd[$p * ld..][..NV * w];
+                let mut bv = [simd.zero(); NV];
+                for (v, x) in bv.iter_mut().enumerate() {
+                    *x = simd.load(&row[v * w..]);
                 }
-                None => [simd.zero(); NV],
-            };
-            let mut acc = [start; MR];
-            for (ap, bp) in pack.a.chunks_exact(MR).zip(panel.chunks(stride)) {
-                let bp = &bp[..nr];
-                let bv: [L::V; NV] = std::array::from_fn(|v| simd.load(&bp[v * w..]));
-                for (row, &av) in acc.iter_mut().zip(ap) {
-                    let av = simd.splat(av);
-                    for (x, &b) in row.iter_mut().zip(&bv) {
+                bv
+            }};
+        }
+        if a.cs == 1 {
+            let rows: [&[f32]; MR] = std::array::from_fn(|r| &a.data[(i0 + r) * a.rs..][..k]);
+            for p in 0..k {
+                let bv = b_at!(p);
+                for (acc, row) in acc.iter_mut().zip(&rows) {
+                    let av = simd.splat(row[p]);
+                    for (x, &b) in acc.iter_mut().zip(&bv) {
                         *x = simd.mul_add(*x, av, b);
                     }
                 }
             }
-            for (r, row) in acc.iter().enumerate().take(rows) {
-                let out = &mut c[(i0 + r) * n + j0..(i0 + r) * n + j0 + cols];
-                if cols == nr {
-                    for (v, &x) in row.iter().enumerate() {
-                        simd.store(x, &mut out[v * w..]);
+        } else {
+            // A transposed `a` (`rs` = 1): the block's rows of column p are side by side.
+            let column = &a.data[i0..];
+            for p in 0..k {
+                let bv = b_at!(p);
+                let ap = &column[p * a.cs..][..MR];
+                for (acc, &av) in acc.iter_mut().zip(ap) {
+                    let av = simd.splat(av);
+                    for (x, &b) in acc.iter_mut().zip(&bv) {
+                        *x = simd.mul_add(*x, av, b);
                     }
-                } else {
-                    let mut tmp = [0f32; MAX_NR];
-                    for (v, &x) in row.iter().enumerate() {
-                        simd.store(x, &mut tmp[v * w..]);
-                    }
-                    out.copy_from_slice(&tmp[..cols]);
                 }
             }
         }
+        acc
     }
 }
 
@@ -350,7 +401,7 @@ mod x86 {
         }
         #[inline(always)]
         fn load(self, src: &[f32]) -> __m256 {
-            let lanes: [f32; 8] = std::array::from_fn(|i| src[i]);
+            let lanes: [f32; 8] = src[..8].try_into().expect("8 lanes");
             pulp::cast(lanes)
         }
         #[inline(always)]
@@ -377,7 +428,7 @@ mod x86 {
         }
         #[inline(always)]
         fn load(self, src: &[f32]) -> __m512 {
-            let lanes: [f32; 16] = std::array::from_fn(|i| src[i]);
+            let lanes: [f32; 16] = src[..16].try_into().expect("16 lanes");
             pulp::cast(lanes)
         }
         #[inline(always)]
@@ -406,7 +457,7 @@ mod x86 {
 
     /// With AVX-512 (false where the processor lacks it).
     pub(super) fn gemm_avx512(pack: &mut Pack, s: &Shape<'_>, c: &mut [f32]) -> bool {
-        V4::try_new().map(|simd| simd.vectorize(|| blocked::<V4, 8, 1>(simd, pack, s, c))).is_some()
+        V4::try_new().map(|simd| simd.vectorize(|| blocked::<V4, 4, 1>(simd, pack, s, c))).is_some()
     }
 }
 
@@ -470,6 +521,8 @@ mod tests {
             (1, 1, 1),
             (7, 33, 3),
             (17, 5, 9),
+            (9, 47, 11),
+            (64, 28, 32),
         ];
         for (m, n, k) in shapes {
             let a = values(m * k, (m * 31 + n) as u32);
@@ -486,12 +539,23 @@ mod tests {
                         s.to_bits()
                     })
                     .collect();
+                // The same operands stored transposed (the trainer's xᵀ·dz and dz·wᵀ).
+                let at: Vec<f32> = (0..k * m).map(|x| a[(x % m) * k + x / m]).collect();
+                let bt: Vec<f32> = (0..n * k).map(|x| b[(x % k) * n + x / k]).collect();
+                let layouts = [
+                    (Strided::rows(&a, k), Strided::rows(&b, n)),
+                    (Strided::transposed(&at, m), Strided::rows(&b, n)),
+                    (Strided::rows(&a, k), Strided::transposed(&bt, k)),
+                    (Strided::transposed(&at, m), Strided::transposed(&bt, k)),
+                ];
                 for kernel in Kernel::available() {
-                    let mut c = vec![f32::NAN; m * n];
-                    let init = with_init.then_some(&init[..]);
-                    kernel.with(|| gemm(m, n, k, Strided::rows(&a, k), Strided::rows(&b, n), init, &mut c));
-                    let got: Vec<u32> = c.iter().map(|v| v.to_bits()).collect();
-                    assert!(got == want, "{kernel:?} differs from the definition for {m}×{n}×{k}");
+                    for (layout, &(sa, sb)) in layouts.iter().enumerate() {
+                        let mut c = vec![f32::NAN; m * n];
+                        let init = with_init.then_some(&init[..]);
+                        kernel.with(|| gemm(m, n, k, sa, sb, init, &mut c));
+                        let got: Vec<u32> = c.iter().map(|v| v.to_bits()).collect();
+                        assert!(got == want, "{kernel:?} differs from the definition for {m}×{n}×{k}, layout {layout}");
+                    }
                 }
             }
         }
