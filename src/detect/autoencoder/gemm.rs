@@ -554,7 +554,10 @@ mod tests {
                         let init = with_init.then_some(&init[..]);
                         kernel.with(|| gemm(m, n, k, sa, sb, init, &mut c));
                         let got: Vec<u32> = c.iter().map(|v| v.to_bits()).collect();
-                        assert!(got == want, "{kernel:?} differs from the definition for {m}×{n}×{k}, layout {layout}");
+                        assert!(
+                            got == want,
+                            "{kernel:?} differs from the definition for {m}×{n}×{k}, layout {layout}"
+                        );
                     }
                 }
             }
