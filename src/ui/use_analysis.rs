@@ -1,6 +1,7 @@
 //! `use_analysis`: the one place where the UI talks to the analysis worker. Components read its
 //! signals and call `run` / `cancel`; none of them touches `web_sys::Worker`.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use js_sys::ArrayBuffer;
@@ -113,6 +114,9 @@ struct Inner {
     /// A request waiting for the worker's `Ready`.
     pending: Option<(ToWorker, ArrayBuffer)>,
     follow: Follow,
+    /// While results wait for their own task ([`UseAnalysis::show_results`]), the messages
+    /// that came after them, in order.
+    held: Option<VecDeque<FromWorker>>,
 }
 
 /// Creates the analysis state and spawns the worker.
@@ -155,6 +159,7 @@ pub fn use_analysis() -> UseAnalysis {
             job: 0,
             pending: None,
             follow: Follow::default(),
+            held: None,
         }),
         set: Setters {
             phase: set_phase,
@@ -347,6 +352,39 @@ impl UseAnalysis {
         set_timeout(forget, std::time::Duration::ZERO);
     }
 
+    /// Shows new results in a task of their own: receiving a large answer (the 1M-packet
+    /// file's) and building its components in one task made it 116–189 ms long, over the 100 ms
+    /// a page may block (`tests/e2e/longtask.mjs`: about 40 % decoding, 55 % building). The
+    /// messages that come meanwhile (`Done`) are held and then handled in order, so a person
+    /// (and a test) never sees the analysis done before its results.
+    fn show_results(&self, view: Arc<ResultsView>) {
+        let job = self.inner.with_value(|i| i.job);
+        self.inner.update_value(|i| i.held = Some(VecDeque::new()));
+        let this = *self;
+        let show = move || {
+            if this.inner.with_value(|i| i.job) == job {
+                this.set.results.set(Some(view));
+                this.followed();
+            }
+            let mut rest = this.inner.try_update_value(|i| i.held.take()).flatten().unwrap_or_default();
+            while let Some(msg) = rest.pop_front() {
+                this.on_message(msg);
+                // Another `Results` among them holds what follows it again.
+                let again = this.inner.try_update_value(|i| match &mut i.held {
+                    Some(held) => {
+                        held.extend(rest.drain(..));
+                        true
+                    }
+                    None => false,
+                });
+                if again == Some(true) {
+                    break;
+                }
+            }
+        };
+        set_timeout(show, std::time::Duration::ZERO);
+    }
+
     fn respawn(&self, kind: WorkerKind) {
         let this = *self;
         let on_message = move |msg: FromWorker| this.on_message(msg);
@@ -379,6 +417,13 @@ impl UseAnalysis {
     }
 
     fn on_message(&self, msg: FromWorker) {
+        let mut msg = Some(msg);
+        self.inner.update_value(|i| {
+            if let Some(held) = &mut i.held {
+                held.extend(msg.take());
+            }
+        });
+        let Some(msg) = msg else { return };
         if let FromWorker::Ready { version } = msg {
             let result = self.inner.try_update_value(|i| {
                 i.ready = true;
@@ -419,10 +464,7 @@ impl UseAnalysis {
                     crate::browser::download_bytes(&file.file_name(), file.mime(), &bytes)
                 }
             },
-            FromWorker::Results { view, .. } => {
-                self.set.results.set(Some(Arc::from(view)));
-                self.followed();
-            }
+            FromWorker::Results { view, .. } => self.show_results(Arc::from(view)),
             FromWorker::Rejected { error, .. } => {
                 self.set.rejected.set(Some(error.message));
                 self.followed();

@@ -3,13 +3,15 @@
 // idle sample for 2 ms), the three longest printed with their functions by self time and by
 // their first four frames. Prints the long tasks (≥ 50 ms) the page saw too. Sample times are
 // approximate (the profiler samples less often than asked under load): read the shares.
-// usage: node tests/e2e/longtask.mjs [FILE]
+// usage: [LONGTASK_SKIP=N] node tests/e2e/longtask.mjs [FILE]
 import { join } from 'node:path';
 import { launch } from './browser.mjs';
 import { serve } from './serve.mjs';
 import { DATA, ROOT } from './helpers.mjs';
 
 const file = process.argv[2] ?? join(DATA, 'lab-120k.csv');
+// Frames to skip from the root in the paths (the event glue: 4 skips to the page's own code).
+const SKIP = Number(process.env.LONGTASK_SKIP ?? 0);
 const server = await serve(join(ROOT, 'dist'), 0);
 const browser = await launch();
 const page = await browser.newPage();
@@ -54,7 +56,7 @@ for (const r of busy.slice(0, 3)) {
     self.set(name(byId.get(id)), (self.get(name(byId.get(id))) ?? 0) + 1);
     let chain = [], c = id;
     while (c !== undefined) { chain.push(byId.get(c)); c = parent.get(c); }
-    const tops = chain.reverse().filter((n) => !['(root)', '(program)'].includes(n.callFrame.functionName)).slice(0, 4).map(name).join(' > ');
+    const tops = chain.reverse().filter((n) => !['(root)', '(program)'].includes(n.callFrame.functionName)).slice(SKIP, SKIP + 4).map(name).join(' > ');
     top.set(tops, (top.get(tops) ?? 0) + 1);
   }
   const ms = (r.end - r.start) / 1000;
