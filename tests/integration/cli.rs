@@ -95,7 +95,7 @@ fn the_default_preset_reports_incidents_and_is_deterministic() {
 }
 
 #[test]
-fn evaluate_finds_the_scan_by_its_attacker_on_the_sample() {
+fn evaluate_finds_every_attack_by_its_attacker_on_the_sample() {
     let file = data("sample-small.csv");
     let labels = data("sample-small.labels.csv");
     let out = std::env::temp_dir().join("netsieve-it-eval.json");
@@ -122,9 +122,11 @@ fn evaluate_finds_the_scan_by_its_attacker_on_the_sample() {
     let got: Vec<&str> =
         e["instances"].as_array().expect("instances").iter().filter_map(|i| i["attack"].as_str()).collect();
     assert_eq!(got, kinds);
-    let scan = &e["instances"][0];
-    assert_eq!(scan["attack"], "syn_scan");
-    assert!(scan["incident"].is_u64(), "the scan is in an incident whose actor is the attacker: {scan}");
+    // Each attack is in an incident whose actor is the attacker: the UDP scan too, whose host
+    // ran a louder TCP scan a minute before (ICMP unreachables are a view of their own).
+    for instance in e["instances"].as_array().expect("instances") {
+        assert!(instance["incident"].is_u64(), "in an incident whose actor is the attacker: {instance}");
+    }
     assert!(e["scores"]["combined"]["roc_auc"].as_f64().expect("auc") > 0.9);
     assert!(e["precision"].as_f64().expect("precision") >= 0.5);
 }

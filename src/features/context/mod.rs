@@ -38,8 +38,12 @@ pub enum Group {
     /// Distinct peers, services and ports the actor reached, distinct actors reaching the peer,
     /// distinct ARP/ND targets asked.
     Fanout,
-    /// SYNs without ACK sent, RSTs and ICMP unreachables received.
+    /// TCP probes: SYNs without ACK sent, RSTs received.
     Probe,
+    /// ICMP and ICMPv6 destination unreachables received: what UDP and protocol probes and
+    /// sweeps of absent hosts get back. A view of its own, so a loud TCP scan does not mask a
+    /// quiet UDP one of the same host.
+    Unreachable,
     /// DNS query name shape (length, labels, longest label, entropy), errors, distinct names
     /// under one zone, query type rarity.
     Dns,
@@ -66,11 +70,12 @@ impl Group {
         }
     }
 
-    pub const ALL: [Group; 10] = [
+    pub const ALL: [Group; 11] = [
         Group::Volume,
         Group::Upload,
         Group::Fanout,
         Group::Probe,
+        Group::Unreachable,
         Group::Dns,
         Group::Neighbor,
         Group::Relay,
@@ -84,7 +89,8 @@ impl Group {
             Group::Volume => "volume",
             Group::Upload => "upload",
             Group::Fanout => "fan-out",
-            Group::Probe => "probes and failures",
+            Group::Probe => "TCP probes and refusals",
+            Group::Unreachable => "ICMP unreachables",
             Group::Dns => "DNS names",
             Group::Neighbor => "ARP / Neighbor Discovery",
             Group::Relay => "relayed frames",
@@ -250,13 +256,13 @@ columns![
     (
         UnreachableReceived10s,
         "unreachable_received_10s",
-        Probe,
+        Unreachable,
         "ICMP unreachables the actor received in the last ~10 s"
     ),
     (
         UnreachableReceived60s,
         "unreachable_received_60s",
-        Probe,
+        Unreachable,
         "ICMP unreachables the actor received in the last ~60 s"
     ),
     (DnsNameLength, "dns_name_length", Dns, "characters in the DNS query name"),
