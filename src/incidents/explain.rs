@@ -27,6 +27,9 @@ pub(crate) struct Facts {
     pub others_max_peer_ports: f64,
     /// SYNs without ACK the actor sent within ~10 s, at the incident's peak (damped count).
     pub syns: f64,
+    /// The most any other actor sent within ~10 s.
+    pub others_max_syns: f64,
+
     /// RSTs and ICMP unreachables the actor received within ~10 s, at the peak.
     pub refusals: f64,
     pub max_peers: f64,
@@ -58,6 +61,13 @@ pub(crate) struct Facts {
     pub new_host: bool,
     pub all_dns: bool,
     pub all_arp: bool,
+}
+
+/// What a flood is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flood {
+    Syn,
+    Packets,
 }
 
 /// Per actor, the largest value of a column.
@@ -93,6 +103,7 @@ impl Maxima {
             Col::DnsLongestLabel,
             Col::ActorPkts1s,
             Col::Relayed60s,
+            Col::SynOnly10s,
         ];
         Maxima { by_col: cols.into_iter().map(|c| (c, max_by_actor(context, c))).collect() }
     }
@@ -165,6 +176,7 @@ impl Facts {
         f.max_longest_label = max(Col::DnsLongestLabel);
         f.max_echo = max(Col::IcmpEchoLength);
         f.max_rate_1s = max(Col::ActorPkts1s);
+        f.others_max_syns = maxima.others(Col::SynOnly10s, actor);
         f.others_max_peer_ports = maxima.others(Col::PeerPorts10s, actor);
         f.others_max_peers = maxima.others(Col::Peers10s, actor);
         f.others_max_neighbor_targets = maxima.others(Col::NeighborTargets10s, actor);
@@ -179,6 +191,20 @@ impl Facts {
         f.new_host =
             t_first - c.time.first().copied().unwrap_or(0.0) > 0.1 * span && t_start - t_first < 60.0;
         f
+    }
+
+    /// What floods, when something does: connection attempts (SYNs without ACK; a steady 70 a
+    /// second keeps the ~10 s damped count at 1,000) or packets of any kind (100 within ~1 s),
+    /// each at least 5 times what any other host of the capture reached. Busy hosts send many
+    /// packets (a download's segments and ACKs) but do not open a thousand connections.
+    pub fn flood(&self) -> Option<Flood> {
+        if self.syns >= 1000.0 && self.syns > 5.0 * self.others_max_syns {
+            Some(Flood::Syn)
+        } else if self.max_rate_1s >= 100.0 && self.max_rate_1s > 5.0 * self.others_max_rate_1s {
+            Some(Flood::Packets)
+        } else {
+            None
+        }
     }
 
     /// The kind the facts point to, the most specific first.
@@ -204,7 +230,7 @@ impl Facts {
             Kind::OversizedIcmp
         } else if self.off_link && self.max_out_bytes >= 1e6 && self.max_out_share >= 0.8 {
             Kind::Exfiltration
-        } else if self.max_rate_1s >= 100.0 && self.max_rate_1s > 5.0 * self.others_max_rate_1s {
+        } else if self.flood().is_some() {
             Kind::Flood
         } else if self.new_host {
             Kind::NewHost
@@ -286,11 +312,18 @@ pub(crate) fn sentence(
             f.relayed,
             n(f.others_max_relayed)
         ),
-        Kind::Flood => format!(
-            "{actor} sent {} packets a second at its peak in {dur}; no other host exceeded {} a second.",
-            n(f.max_rate_1s),
-            n(f.others_max_rate_1s)
-        ),
+        Kind::Flood => match f.flood() {
+            Some(Flood::Syn) => format!(
+                "{actor} sent {} TCP SYNs without ACK within ~10 s to {peer} at its peak ({dur} flagged); no other host sent more than {} within 10 s.",
+                n(f.syns),
+                n(f.others_max_syns)
+            ),
+            _ => format!(
+                "{actor} sent {} packets a second at its peak in {dur}; no other host exceeded {} a second.",
+                n(f.max_rate_1s),
+                n(f.others_max_rate_1s)
+            ),
+        },
         Kind::NewHost => format!(
             "{actor} first appeared in this capture at {} s and was flagged within a minute.",
             seconds(start)

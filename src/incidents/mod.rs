@@ -94,22 +94,46 @@ pub struct Incident {
 
 /// How flagged packets become incidents. Defaults: a gap of 30 s ends an incident; an
 /// incident needs at least 2 flagged packets (a lone flagged packet stays flagged, in the
-/// table and the CSV, but is not an incident).
+/// table and the CSV, but is not an incident); one that no kind describes needs a number
+/// that stands far out ([`IncidentParams::other_min_ratio`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IncidentParams {
     /// Flagged packets of one actor further apart than this start a new incident.
     pub gap_s: f64,
     #[serde(default = "two")]
     pub min_packets: usize,
+    /// An incident of no kind ([`Kind::Other`]) is listed only when one of its features is at
+    /// least this many times the capture's 99th percentile of it, or is non-zero where 99 % of
+    /// the capture's packets have 0. Busy ordinary hosts (the largest download, the gateway's
+    /// lookups) sit at 1–2.6 times the 99th percentile, since several hosts are nearly as busy;
+    /// what an attack counts (ports refused, names under one zone, claims, fragments) is
+    /// another order. Its packets stay flagged, in the table and the CSV. 0 lists every one.
+    #[serde(default = "three")]
+    pub other_min_ratio: f64,
 }
 
 fn two() -> usize {
     2
 }
 
+fn three() -> f64 {
+    3.0
+}
+
 impl Default for IncidentParams {
     fn default() -> Self {
-        IncidentParams { gap_s: 30.0, min_packets: 2 }
+        IncidentParams { gap_s: 30.0, min_packets: 2, other_min_ratio: three() }
+    }
+}
+
+impl IncidentParams {
+    /// Whether an incident is listed: any kind, or no kind and a feature far out.
+    fn lists(&self, incident: &Incident) -> bool {
+        self.other_min_ratio <= 0.0
+            || incident.kind != Kind::Other
+            || incident.evidence.iter().any(|e| {
+                if e.p99 > 0.0 { e.value >= self.other_min_ratio * e.p99 } else { e.value > 0.0 }
+            })
     }
 }
 
@@ -216,6 +240,7 @@ pub fn find_with(input: &Inputs<'_>, prepared: &Prepared, params: &IncidentParam
         .into_iter()
         .filter(|(_, rows)| rows.len() >= params.min_packets.max(1))
         .map(|(actor, rows)| build(input, names, maxima, &flagged_by, first_seen, actor, rows))
+        .filter(|incident| params.lists(incident))
         .collect();
     incidents.sort_by(|a, b| b.score.total_cmp(&a.score).then(b.packets.len().cmp(&a.packets.len())));
     for (i, inc) in incidents.iter_mut().enumerate() {

@@ -154,3 +154,81 @@ fn a_victims_relayed_frames_are_relayed_traffic() {
         inc[0].explanation
     );
 }
+
+/// Background as in [`scan_capture`] plus `flood` SYNs a second for 5 s from 10.0.0.77 to one
+/// port of 10.0.0.10 (random source ports), at t = 50 s.
+fn flood_capture(per_second: u32) -> Capture {
+    let mut rows = Vec::new();
+    for k in 0..300 {
+        let t = f64::from(k) * 0.5;
+        let h = 20 + k % 5;
+        rows.push(format!(
+            "{t:.6},10.0.0.{h},198.51.100.7,TCP,66,\"5{h}00  >  443 [ACK] Seq=1 Ack=1 Len=0\""
+        ));
+    }
+    for i in 0..5 * per_second {
+        let t = 50.0 + f64::from(i) / f64::from(per_second);
+        let port = 1024 + (i * 7919) % 60000;
+        rows.push(format!("{t:.6},10.0.0.77,10.0.0.10,TCP,54,\"{port}  >  443 [SYN] Seq=0 Win=512 Len=0\""));
+    }
+    let mut c = rows;
+    c.sort_by(|a, b| {
+        let t = |s: &str| s.split(',').next().and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+        t(a).total_cmp(&t(b))
+    });
+    cap(&c)
+}
+
+#[test]
+fn a_syn_flood_is_a_flood_and_says_how_many_syns() {
+    let c = flood_capture(600);
+    let flooder: Vec<usize> = (0..c.len()).filter(|&i| c.packet(i).source == "10.0.0.77").collect();
+    // The last packets of the flood, where its count peaks.
+    let flagged: Vec<usize> = flooder[flooder.len() - 5..].to_vec();
+    let incidents = incidents_of(&c, &flagged);
+    assert_eq!(incidents.len(), 1, "{incidents:#?}");
+    let i = &incidents[0];
+    assert_eq!(i.kind, Kind::Flood, "{}", i.explanation);
+    assert_eq!(i.actor, "10.0.0.77");
+    assert!(i.explanation.contains("TCP SYNs without ACK within ~10 s to 10.0.0.10"), "{}", i.explanation);
+    // 100 a second is a busy client, not a flood: no kind, and nothing stands far out.
+    let slow = flood_capture(20);
+    let flooder: Vec<usize> = (0..slow.len()).filter(|&i| slow.packet(i).source == "10.0.0.77").collect();
+    let flagged: Vec<usize> = flooder[flooder.len() - 5..].to_vec();
+    let incidents = incidents_of(&slow, &flagged);
+    assert!(incidents.iter().all(|i| i.kind != Kind::Flood), "{incidents:#?}");
+}
+
+#[test]
+fn an_incident_of_no_kind_is_listed_only_when_a_number_stands_far_out() {
+    // Five hosts with the same steady traffic; one of them flagged: nothing in it is more than
+    // what the others show, so it is no incident (its packets stay flagged).
+    let mut rows = Vec::new();
+    for k in 0..2000 {
+        let t = f64::from(k) * 0.05;
+        let h = 20 + k % 5;
+        rows.push(format!(
+            "{t:.6},10.0.0.{h},198.51.100.7,TCP,1514,\"5{h}00  >  443 [ACK] Seq=1 Ack=1 Len=1460\""
+        ));
+    }
+    let c = cap(&rows);
+    let flagged: Vec<usize> = (1500..1520).filter(|&i| c.packet(i).source == "10.0.0.21").collect();
+    assert!(flagged.len() >= 2);
+    assert!(incidents_of(&c, &flagged).is_empty());
+    let ctx = context::build(&c);
+    let scale = Surprise::fit(&ctx.values);
+    let combined = vec![4.0; c.len()];
+    let all = find(
+        &Inputs {
+            capture: &c,
+            context: &ctx,
+            scale: &scale,
+            combined: &combined,
+            flagged: &flagged,
+            detectors: &[],
+        },
+        &IncidentParams { other_min_ratio: 0.0, ..IncidentParams::default() },
+    );
+    assert_eq!(all.len(), 1, "with the bar at 0 the same packets are an incident");
+    assert_eq!(all[0].kind, Kind::Other);
+}
