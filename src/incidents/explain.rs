@@ -70,46 +70,40 @@ pub(crate) enum Flood {
     Packets,
 }
 
-/// Per actor, the largest value of a column.
-fn max_by_actor(context: &Context, col: Col) -> HashMap<u32, f64> {
-    let mut m: HashMap<u32, f64> = HashMap::new();
-    for (r, &a) in context.actor.iter().enumerate() {
-        let v = context.get(r, col);
-        let e = m.entry(a).or_insert(f64::NEG_INFINITY);
-        if v > *e {
-            *e = v;
-        }
-    }
-    m
-}
-
-fn others(m: &HashMap<u32, f64>, actor: u32) -> f64 {
-    m.iter().filter(|(a, _)| **a != actor).map(|(_, v)| *v).fold(0.0, f64::max)
-}
-
-/// The largest value per actor of the columns the sentences compare, computed once.
+/// Per column, the two actors with the largest values and those values: "the most any other
+/// actor reached" in one look, for every column, computed once per capture.
 #[derive(Debug, Clone)]
 pub(crate) struct Maxima {
-    by_col: BTreeMap<Col, HashMap<u32, f64>>,
+    top: Vec<[(u32, f64); 2]>,
 }
 
 impl Maxima {
     pub fn new(context: &Context) -> Maxima {
-        let cols = [
-            Col::PeerPorts10s,
-            Col::Peers10s,
-            Col::NeighborTargets10s,
-            Col::DnsZoneNames60s,
-            Col::DnsLongestLabel,
-            Col::ActorPkts1s,
-            Col::Relayed60s,
-            Col::SynOnly10s,
-        ];
-        Maxima { by_col: cols.into_iter().map(|c| (c, max_by_actor(context, c))).collect() }
+        let cols = context.values.cols;
+        let mut top: Vec<[(u32, f64); 2]> = vec![[(u32::MAX, 0.0), (u32::MAX, 0.0)]; cols];
+        for (r, &a) in context.actor.iter().enumerate() {
+            let row = &context.values.data[r * cols..(r + 1) * cols];
+            for (t, &v) in top.iter_mut().zip(row) {
+                let v = f64::from(v);
+                if t[0].0 == a {
+                    t[0].1 = t[0].1.max(v);
+                } else if v > t[0].1 {
+                    t[1] = t[0];
+                    t[0] = (a, v);
+                } else if t[1].0 == a {
+                    t[1].1 = t[1].1.max(v);
+                } else if v > t[1].1 {
+                    t[1] = (a, v);
+                }
+            }
+        }
+        Maxima { top }
     }
 
-    fn others(&self, col: Col, actor: u32) -> f64 {
-        self.by_col.get(&col).map_or(0.0, |m| others(m, actor))
+    /// The largest value of `col` of any actor but `actor` (0 when none is positive).
+    pub fn others(&self, col: Col, actor: u32) -> f64 {
+        let t = &self.top[col.index()];
+        if t[0].0 == actor { t[1].1 } else { t[0].1 }
     }
 }
 
@@ -325,7 +319,7 @@ pub(crate) fn sentence(
             ),
         },
         Kind::NewHost => format!(
-            "{actor} first appeared in this capture at {} s and was flagged within a minute.",
+            "{actor} first appeared in this capture at {} and was flagged within a minute.",
             seconds(start)
         ),
         Kind::Other => format!("{actor} exchanged {} unusual packets with {peer} in {dur}.", f.packets),

@@ -103,11 +103,12 @@ pub struct IncidentParams {
     #[serde(default = "two")]
     pub min_packets: usize,
     /// An incident of no kind ([`Kind::Other`]) is listed only when one of its features is at
-    /// least this many times the capture's 99th percentile of it, or is non-zero where 99 % of
-    /// the capture's packets have 0. Busy ordinary hosts (the largest download, the gateway's
-    /// lookups) sit at 1–2.6 times the 99th percentile, since several hosts are nearly as busy;
-    /// what an attack counts (ports refused, names under one zone, claims, fragments) is
-    /// another order. Its packets stay flagged, in the table and the CSV. 0 lists every one.
+    /// least this many times the most any other host of the capture reached (or positive where
+    /// no other host's is): "no other host came close". Busy ordinary hosts (the largest
+    /// download, the gateway's lookups, a browser's names under one CDN zone, a ping) have
+    /// another host nearly as busy; what an attack counts (ports refused, names under one zone,
+    /// claims, fragments) is another order. Its packets stay flagged, in the table and the
+    /// CSV. 0 lists every one.
     #[serde(default = "three")]
     pub other_min_ratio: f64,
 }
@@ -127,12 +128,14 @@ impl Default for IncidentParams {
 }
 
 impl IncidentParams {
-    /// Whether an incident is listed: any kind, or no kind and a feature far out.
-    fn lists(&self, incident: &Incident) -> bool {
+    /// Whether an incident is listed: any kind, or no kind and a feature of its packets far
+    /// beyond every other host's.
+    fn lists(&self, incident: &Incident, ctx: &Context, maxima: &explain::Maxima, actor: u32, rows: &[usize]) -> bool {
         self.other_min_ratio <= 0.0
             || incident.kind != Kind::Other
-            || incident.evidence.iter().any(|e| {
-                if e.p99 > 0.0 { e.value >= self.other_min_ratio * e.p99 } else { e.value > 0.0 }
+            || COLUMNS.iter().any(|info| {
+                let v = rows.iter().map(|&r| ctx.get(r, info.col)).fold(0.0, f64::max);
+                v > 0.0 && v >= self.other_min_ratio * maxima.others(info.col, actor)
             })
     }
 }
@@ -239,8 +242,10 @@ pub fn find_with(input: &Inputs<'_>, prepared: &Prepared, params: &IncidentParam
     let mut incidents: Vec<Incident> = groups
         .into_iter()
         .filter(|(_, rows)| rows.len() >= params.min_packets.max(1))
-        .map(|(actor, rows)| build(input, names, maxima, &flagged_by, first_seen, actor, rows))
-        .filter(|incident| params.lists(incident))
+        .filter_map(|(actor, rows)| {
+            let incident = build(input, names, maxima, &flagged_by, first_seen, actor, &rows);
+            params.lists(&incident, input.context, maxima, actor, &rows).then_some(incident)
+        })
         .collect();
     incidents.sort_by(|a, b| b.score.total_cmp(&a.score).then(b.packets.len().cmp(&a.packets.len())));
     for (i, inc) in incidents.iter_mut().enumerate() {
@@ -266,14 +271,14 @@ fn build(
     flagged_by: &[(DetectorId, BTreeSet<usize>)],
     first_seen: &HashMap<u32, usize>,
     actor: u32,
-    rows: Vec<usize>,
+    rows: &[usize],
 ) -> Incident {
     let c = input.capture;
     let ctx = input.context;
     let start = rows.iter().map(|&r| c.time[r]).fold(f64::INFINITY, f64::min);
     let end = rows.iter().map(|&r| c.time[r]).fold(f64::NEG_INFINITY, f64::max);
     let mut peer_counts: HashMap<u32, usize> = HashMap::new();
-    for &r in &rows {
+    for &r in rows {
         *peer_counts.entry(ctx.peer[r]).or_default() += 1;
     }
     let mut peers: Vec<(u32, usize)> = peer_counts.into_iter().collect();
@@ -284,13 +289,13 @@ fn build(
         .map(|(n, set)| (*n, rows.iter().filter(|r| set.contains(r)).count()))
         .filter(|(_, k)| *k > 0)
         .collect();
-    let evidence = evidence(input, &rows);
-    let facts = explain::Facts::of(input, maxima, actor, &rows, first_seen);
+    let evidence = evidence(input, rows);
+    let facts = explain::Facts::of(input, maxima, actor, rows, first_seen);
     let kind = facts.kind();
     let actor_name = names.display(c, actor);
     let peer_names: Vec<String> = peers.iter().take(8).map(|&(p, _)| names.display(c, p)).collect();
     let explanation = explain::sentence(kind, &facts, &actor_name, &peer_names, &evidence, start, end);
-    let filter = explain::filter(input, actor, &rows, start, end, kind, &facts);
+    let filter = explain::filter(input, actor, rows, start, end, kind, &facts);
     let mut packets: Vec<u64> = rows.iter().map(|&r| c.no[r]).collect();
     packets.sort_unstable();
     let mut actor_addresses: Vec<String> = names.all(c, actor).into_iter().map(str::to_string).collect();

@@ -232,3 +232,20 @@ fn an_incident_of_no_kind_is_listed_only_when_a_number_stands_far_out() {
     assert_eq!(all.len(), 1, "with the bar at 0 the same packets are an incident");
     assert_eq!(all[0].kind, Kind::Other);
 }
+
+#[test]
+fn the_most_any_other_actor_reached_equals_a_search_over_every_actor() {
+    let c = scan_capture();
+    let ctx = context::build(&c);
+    let maxima = explain::Maxima::new(&ctx);
+    let actors: BTreeSet<u32> = ctx.actor.iter().copied().collect();
+    for info in COLUMNS.iter() {
+        for &a in &actors {
+            let brute = (0..c.len())
+                .filter(|&r| ctx.actor[r] != a)
+                .map(|r| ctx.get(r, info.col))
+                .fold(0.0, f64::max);
+            assert_eq!(maxima.others(info.col, a), brute, "{} for actor {a}", info.name);
+        }
+    }
+}
