@@ -130,7 +130,14 @@ impl Default for IncidentParams {
 impl IncidentParams {
     /// Whether an incident is listed: any kind, or no kind and a feature of its packets far
     /// beyond every other host's.
-    fn lists(&self, incident: &Incident, ctx: &Context, maxima: &explain::Maxima, actor: u32, rows: &[usize]) -> bool {
+    fn lists(
+        &self,
+        incident: &Incident,
+        ctx: &Context,
+        maxima: &explain::Maxima,
+        actor: u32,
+        rows: &[usize],
+    ) -> bool {
         self.other_min_ratio <= 0.0
             || incident.kind != Kind::Other
             || COLUMNS.iter().any(|info| {

@@ -235,16 +235,26 @@ fn an_incident_of_no_kind_is_listed_only_when_a_number_stands_far_out() {
 
 #[test]
 fn the_most_any_other_actor_reached_equals_a_search_over_every_actor() {
-    let c = scan_capture();
-    let ctx = context::build(&c);
+    // 10.0.0.5 leads at first, then 10.0.0.6 passes it: the second place must be 10.0.0.5's.
+    let mut rows: Vec<String> = (0..5)
+        .map(|k| format!("{:.6},10.0.0.5,10.0.0.9,UDP,60,\"5000  >  53 Len=18\"", f64::from(k) * 0.1))
+        .collect();
+    rows.extend((0..20).map(|k| {
+        format!("{:.6},10.0.0.6,10.0.0.9,UDP,60,\"5001  >  53 Len=18\"", 1.0 + f64::from(k) * 0.05)
+    }));
+    for c in [cap(&rows), scan_capture()] {
+        check_maxima(&c);
+    }
+}
+
+fn check_maxima(c: &Capture) {
+    let ctx = context::build(c);
     let maxima = explain::Maxima::new(&ctx);
     let actors: BTreeSet<u32> = ctx.actor.iter().copied().collect();
     for info in COLUMNS.iter() {
         for &a in &actors {
-            let brute = (0..c.len())
-                .filter(|&r| ctx.actor[r] != a)
-                .map(|r| ctx.get(r, info.col))
-                .fold(0.0, f64::max);
+            let brute =
+                (0..c.len()).filter(|&r| ctx.actor[r] != a).map(|r| ctx.get(r, info.col)).fold(0.0, f64::max);
             assert_eq!(maxima.others(info.col, a), brute, "{} for actor {a}", info.name);
         }
     }
