@@ -6,8 +6,9 @@
 //! (distinct ports, distinct names under one zone, bytes sent), not fitted to a capture:
 //! a port scan touches many ports of one host and draws refusals (a UDP scan draws few: the
 //! target's kernel rate-limits its ICMP unreachables); a sweep touches many
-//! hosts; a tunnel asks many distinct long names under one zone; exfiltration sends far more
-//! than it receives to a host off the local network; spoofing claims an address bound to
+//! hosts; a tunnel asks many distinct long names under one zone; exfiltration is a machine of
+//! the network sending far more than it receives to a host off the local network (a server
+//! sending a download is not); spoofing claims an address bound to
 //! another MAC, and its victims' frames are then seen twice within a millisecond, on their way
 //! into and out of the spoofer.
 
@@ -58,6 +59,8 @@ pub(crate) struct Facts {
     pub max_out_bytes: f64,
     pub max_out_share: f64,
     pub off_link: bool,
+    /// The actor is a machine of the captured network (not a server on the Internet).
+    pub local_actor: bool,
     pub new_host: bool,
     pub all_dns: bool,
     pub all_arp: bool,
@@ -222,7 +225,8 @@ impl Facts {
             Kind::HostSweep
         } else if self.fragments > 0 || self.max_echo > 1000.0 {
             Kind::OversizedIcmp
-        } else if self.off_link && self.max_out_bytes >= 1e6 && self.max_out_share >= 0.8 {
+        } else if self.local_actor && self.off_link && self.max_out_bytes >= 1e6 && self.max_out_share >= 0.8
+        {
             Kind::Exfiltration
         } else if self.flood().is_some() {
             Kind::Flood

@@ -178,6 +178,20 @@ impl Names {
             .map_or_else(Vec::new, |ids| ids.iter().map(|&i| capture.hosts.name(i)).collect())
     }
 
+    /// Whether the identity is a machine of the captured network: one of its names is a MAC
+    /// name (ARP or Neighbor Discovery tied it to an address here), a private IPv4 address, or a
+    /// link-local or unique-local IPv6 address. A server on the Internet has none of these.
+    fn local(&self, capture: &Capture, root: u32) -> bool {
+        self.all(capture, root).iter().any(|n| match n.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V4(a)) => a.is_private() || a.is_link_local(),
+            Ok(std::net::IpAddr::V6(a)) => {
+                let first = a.segments()[0];
+                first & 0xffc0 == 0xfe80 || first & 0xfe00 == 0xfc00
+            }
+            Err(_) => true,
+        })
+    }
+
     /// IPv4 first, then global IPv6, then link-local, then anything else.
     fn display(&self, capture: &Capture, root: u32) -> String {
         let names = self.all(capture, root);
@@ -297,7 +311,8 @@ fn build(
         .filter(|(_, k)| *k > 0)
         .collect();
     let evidence = evidence(input, rows);
-    let facts = explain::Facts::of(input, maxima, actor, rows, first_seen);
+    let mut facts = explain::Facts::of(input, maxima, actor, rows, first_seen);
+    facts.local_actor = names.local(c, actor);
     let kind = facts.kind();
     let actor_name = names.display(c, actor);
     let peer_names: Vec<String> = peers.iter().take(8).map(|&(p, _)| names.display(c, p)).collect();

@@ -259,3 +259,47 @@ fn check_maxima(c: &Capture) {
         }
     }
 }
+
+/// 10.0.0.30 (a machine of the network: it answers ARP) and 203.0.113.77 on the Internet; the
+/// bulk of 2 MB goes `up` (from 10.0.0.30) or down, from the Internet host's higher port (a
+/// peer-to-peer or QUIC-like transfer whose ports make the sender look like the client).
+fn bulk_capture(up: bool) -> Capture {
+    let mut rows =
+        vec!["0.000000,IntelCor_00:00:30,Broadcast,ARP,42,\"Who has 10.0.0.1? Tell 10.0.0.30\"".to_string()];
+    let (from, to, sp, dp) = if up {
+        ("10.0.0.30", "203.0.113.77", 50000, 443)
+    } else {
+        ("203.0.113.77", "10.0.0.30", 50001, 40000)
+    };
+    for k in 0..1400 {
+        let t = 10.0 + f64::from(k) * 0.001;
+        let seq = 1 + k * 1460;
+        rows.push(format!("{t:.6},{from},{to},TCP,1514,\"{sp}  >  {dp} [ACK] Seq={seq} Ack=1 Len=1460\""));
+        if k % 10 == 0 {
+            rows.push(format!(
+                "{:.6},{to},{from},TCP,66,\"{dp}  >  {sp} [ACK] Seq=1 Ack={} Len=0\"",
+                t + 0.0002,
+                seq + 1460
+            ));
+        }
+    }
+    cap(&rows)
+}
+
+#[test]
+fn exfiltration_leaves_from_a_machine_of_the_network_a_servers_download_does_not() {
+    for up in [true, false] {
+        let c = bulk_capture(up);
+        let sender = if up { "10.0.0.30" } else { "203.0.113.77" };
+        let from: Vec<usize> = (0..c.len()).filter(|&i| c.packet(i).source == sender).collect();
+        let flagged: Vec<usize> = from[from.len() - 5..].to_vec();
+        let incidents = incidents_of(&c, &flagged);
+        let kinds: Vec<Kind> = incidents.iter().map(|i| i.kind).collect();
+        if up {
+            assert_eq!(kinds, [Kind::Exfiltration], "{incidents:#?}");
+            assert_eq!(incidents[0].actor, "10.0.0.30");
+        } else {
+            assert!(!kinds.contains(&Kind::Exfiltration), "{incidents:#?}");
+        }
+    }
+}
