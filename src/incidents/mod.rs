@@ -92,10 +92,10 @@ pub struct Incident {
     pub filter: String,
 }
 
-/// How flagged packets become incidents. Defaults: a gap of 30 s ends an incident; an
-/// incident needs at least 2 flagged packets (a lone flagged packet stays flagged, in the
-/// table and the CSV, but is not an incident); one that no kind describes needs a number
-/// that stands far out ([`IncidentParams::other_min_ratio`]).
+/// How packets at the combined threshold become incidents. Defaults: a gap of 30 s ends an
+/// incident; an incident needs at least 2 such packets; one that no kind describes needs a
+/// number that stands far out ([`IncidentParams::other_min_ratio`]). The combined verdict then
+/// flags the listed incidents' packets only (`pipeline::Scored::report`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IncidentParams {
     /// Flagged packets of one actor further apart than this start a new incident.
@@ -107,8 +107,7 @@ pub struct IncidentParams {
     /// no other host's is): "no other host came close". Busy ordinary hosts (the largest
     /// download, the gateway's lookups, a browser's names under one CDN zone, a ping) have
     /// another host nearly as busy; what an attack counts (ports refused, names under one zone,
-    /// claims, fragments) is another order. Its packets stay flagged, in the table and the
-    /// CSV. 0 lists every one.
+    /// claims, fragments) is another order. 0 lists every one.
     #[serde(default = "three")]
     pub other_min_ratio: f64,
 }

@@ -202,7 +202,7 @@ fn a_syn_flood_is_a_flood_and_says_how_many_syns() {
 #[test]
 fn an_incident_of_no_kind_is_listed_only_when_a_number_stands_far_out() {
     // Five hosts with the same steady traffic; one of them flagged: nothing in it is more than
-    // what the others show, so it is no incident (its packets stay flagged).
+    // what the others show, so it is no incident.
     let mut rows = Vec::new();
     for k in 0..2000 {
         let t = f64::from(k) * 0.05;

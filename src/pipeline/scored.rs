@@ -83,8 +83,9 @@ impl Scored {
         Scored { ctx, scale, engines, timings, prepared }
     }
 
-    /// The report at `params.context`'s thresholds: each engine's flags, the combined score
-    /// and its flags, and the incidents.
+    /// The report at `params.context`'s thresholds: each engine's flags, the combined score,
+    /// the incidents, and the combined flags: the packets at the threshold or above that a
+    /// listed incident holds.
     pub fn report(&self, capture: &Capture, name: &str, bytes: usize, params: &Params) -> Report {
         let p = &params.context;
         let t = Instant::now();
@@ -99,7 +100,7 @@ impl Scored {
         let verdicts: Vec<Verdicts> = self.engines.iter().map(own).collect();
         let scores: Vec<&[f64]> = self.engines.iter().map(|e| e.scores.as_slice()).collect();
         let combined = combine::combine_surprises(p.combine, &scores);
-        let combined_v = Threshold::AtLeast(p.threshold).apply(&combined);
+        let mut combined_v = Threshold::AtLeast(p.threshold).apply(&combined);
         let by: Vec<(DetectorId, &[usize])> =
             self.engines.iter().zip(&verdicts).map(|(e, v)| (e.name, v.flagged.as_slice())).collect();
         let found = incidents::find_with(
@@ -114,6 +115,12 @@ impl Scored {
             &self.prepared,
             &p.incidents,
         );
+        // The combined verdict is the incidents' packets: a packet above the threshold that
+        // no listed incident holds (a lone one, one of an ordinary host's busiest moments) is
+        // not flagged; each engine's own entry still lists what it flagged.
+        let listed: std::collections::HashSet<u64> =
+            found.iter().flat_map(|i| i.packets.iter().copied()).collect();
+        combined_v.flagged.retain(|&r| listed.contains(&capture.no[r]));
         let mut detectors = BTreeMap::new();
         for (e, v) in self.engines.iter().zip(&verdicts) {
             let mut r = DetectorReport::new(row_no, e.scores.clone(), v, e.report.params.clone());

@@ -105,3 +105,19 @@ fn each_incident_has_its_span_and_its_actors_activity() {
         }
     }
 }
+
+#[test]
+fn the_combined_flags_are_the_listed_incidents_packets() {
+    let bytes = read(&data("sample-small.csv"));
+    let analysis = run(&bytes, "sample-small.csv", &Params::context(42), &mut NoProgress).expect("runs");
+    let report = analysis.report.expect("a report");
+    let combined = &report.detectors[&netsieve::detect::DetectorId::Combined];
+    let flagged: std::collections::BTreeSet<u64> = combined.flagged.iter().copied().collect();
+    let listed: std::collections::BTreeSet<u64> =
+        report.incidents.iter().flat_map(|i| i.packets.iter().copied()).collect();
+    assert!(!listed.is_empty());
+    assert_eq!(flagged, listed);
+    // Some packet reaches the threshold outside every listed incident, and stays unflagged.
+    let above = combined.scores.iter().filter(|&&s| s >= combined.threshold).count();
+    assert!(above > flagged.len(), "{above} at the threshold, {} flagged", flagged.len());
+}
