@@ -30,7 +30,6 @@ pub(crate) struct Facts {
     pub syns: f64,
     /// The most any other actor sent within ~10 s.
     pub others_max_syns: f64,
-
     /// RSTs and ICMP unreachables the actor received within ~10 s, at the peak.
     pub refusals: f64,
     pub max_peers: f64,
@@ -111,19 +110,24 @@ impl Maxima {
 }
 
 impl Facts {
+    /// The facts of `actor`'s packets `rows`, whose columns' largest values are `peaks`;
+    /// `local_actor`: the actor is a machine of the captured network.
     pub fn of(
         input: &Inputs<'_>,
         maxima: &Maxima,
         actor: u32,
         rows: &[usize],
+        peaks: &[f64],
         first_seen: &HashMap<u32, usize>,
+        local_actor: bool,
     ) -> Facts {
         let c = input.capture;
         let ctx = input.context;
-        let mut f = Facts { packets: rows.len(), all_dns: true, all_arp: true, ..Facts::default() };
+        let mut f =
+            Facts { packets: rows.len(), all_dns: true, all_arp: true, local_actor, ..Facts::default() };
         let mut zones: BTreeMap<String, usize> = BTreeMap::new();
         let mut links = (0usize, 0usize);
-        let max = |col: Col| rows.iter().map(|&r| ctx.get(r, col)).fold(0.0, f64::max);
+        let max = |col: Col| peaks[col.index()].max(0.0);
         for &r in rows {
             let p = c.packet(r);
             let fields = info::parse(p.protocol, p.info);

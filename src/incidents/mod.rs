@@ -127,22 +127,15 @@ impl Default for IncidentParams {
 }
 
 impl IncidentParams {
-    /// Whether an incident is listed: any kind, or no kind and a feature of its packets far
-    /// beyond every other host's.
-    fn lists(
-        &self,
-        incident: &Incident,
-        ctx: &Context,
-        maxima: &explain::Maxima,
-        actor: u32,
-        rows: &[usize],
-    ) -> bool {
+    /// Whether an incident is listed: any kind, or no kind and a feature of its packets
+    /// (`peaks`: each column's largest value in them) far beyond every other host's.
+    fn lists(&self, kind: Kind, peaks: &[f64], maxima: &explain::Maxima, actor: u32) -> bool {
         self.other_min_ratio <= 0.0
-            || incident.kind != Kind::Other
-            || COLUMNS.iter().any(|info| {
-                let v = rows.iter().map(|&r| ctx.get(r, info.col)).fold(0.0, f64::max);
-                v > 0.0 && v >= self.other_min_ratio * maxima.others(info.col, actor)
-            })
+            || kind != Kind::Other
+            || COLUMNS
+                .iter()
+                .zip(peaks)
+                .any(|(info, &v)| v > 0.0 && v >= self.other_min_ratio * maxima.others(info.col, actor))
     }
 }
 
@@ -256,16 +249,12 @@ pub fn find_with(input: &Inputs<'_>, prepared: &Prepared, params: &IncidentParam
             }
         }
     }
-    let Prepared { names, first_seen, maxima } = prepared;
     let flagged_by: Vec<(DetectorId, BTreeSet<usize>)> =
         input.detectors.iter().map(|(n, f)| (*n, f.iter().copied().collect())).collect();
     let mut incidents: Vec<Incident> = groups
         .into_iter()
         .filter(|(_, rows)| rows.len() >= params.min_packets.max(1))
-        .filter_map(|(actor, rows)| {
-            let incident = build(input, names, maxima, &flagged_by, first_seen, actor, &rows);
-            params.lists(&incident, input.context, maxima, actor, &rows).then_some(incident)
-        })
+        .filter_map(|(actor, rows)| build(input, prepared, params, &flagged_by, actor, &rows))
         .collect();
     incidents.sort_by(|a, b| b.score.total_cmp(&a.score).then(b.packets.len().cmp(&a.packets.len())));
     for (i, inc) in incidents.iter_mut().enumerate() {
@@ -284,17 +273,29 @@ fn first_seen(ctx: &Context) -> HashMap<u32, usize> {
     first
 }
 
+/// The incident of `actor`'s packets `rows`, or `None` when it is not listed
+/// ([`IncidentParams::lists`]).
 fn build(
     input: &Inputs<'_>,
-    names: &Names,
-    maxima: &explain::Maxima,
+    prepared: &Prepared,
+    params: &IncidentParams,
     flagged_by: &[(DetectorId, BTreeSet<usize>)],
-    first_seen: &HashMap<u32, usize>,
     actor: u32,
     rows: &[usize],
-) -> Incident {
+) -> Option<Incident> {
+    let Prepared { names, first_seen, maxima } = prepared;
     let c = input.capture;
     let ctx = input.context;
+    // Each column's largest value in the incident's packets.
+    let peaks: Vec<f64> = COLUMNS
+        .iter()
+        .map(|info| rows.iter().map(|&r| ctx.get(r, info.col)).fold(f64::NEG_INFINITY, f64::max))
+        .collect();
+    let facts = explain::Facts::of(input, maxima, actor, rows, &peaks, first_seen, names.local(c, actor));
+    let kind = facts.kind();
+    if !params.lists(kind, &peaks, maxima, actor) {
+        return None;
+    }
     let start = rows.iter().map(|&r| c.time[r]).fold(f64::INFINITY, f64::min);
     let end = rows.iter().map(|&r| c.time[r]).fold(f64::NEG_INFINITY, f64::max);
     let mut peer_counts: HashMap<u32, usize> = HashMap::new();
@@ -309,10 +310,7 @@ fn build(
         .map(|(n, set)| (*n, rows.iter().filter(|r| set.contains(r)).count()))
         .filter(|(_, k)| *k > 0)
         .collect();
-    let evidence = evidence(input, rows);
-    let mut facts = explain::Facts::of(input, maxima, actor, rows, first_seen);
-    facts.local_actor = names.local(c, actor);
-    let kind = facts.kind();
+    let evidence = evidence(input, &peaks);
     let actor_name = names.display(c, actor);
     let peer_names: Vec<String> = peers.iter().take(8).map(|&(p, _)| names.display(c, p)).collect();
     let explanation = explain::sentence(kind, &facts, &actor_name, &peer_names, &evidence, start, end);
@@ -322,7 +320,7 @@ fn build(
     let mut actor_addresses: Vec<String> = names.all(c, actor).into_iter().map(str::to_string).collect();
     actor_addresses.sort();
     let hosts = std::iter::once(actor_name.clone()).chain(peer_names.iter().cloned()).collect();
-    Incident {
+    Some(Incident {
         rank: 0,
         kind,
         actor: actor_name,
@@ -338,19 +336,18 @@ fn build(
         evidence,
         explanation,
         filter,
-    }
+    })
 }
 
 /// The features whose largest value in the incident sits highest in this capture, at most
 /// three, at most one per group, only those clearly above the capture's 99th percentile and in
 /// its top 0.1 %.
-fn evidence(input: &Inputs<'_>, rows: &[usize]) -> Vec<Evidence> {
+fn evidence(input: &Inputs<'_>, peaks: &[f64]) -> Vec<Evidence> {
     let mut all: Vec<Evidence> = COLUMNS
         .iter()
-        .map(|info| {
+        .zip(peaks)
+        .map(|(info, &value)| {
             let c = info.col.index();
-            let value =
-                rows.iter().map(|&r| input.context.get(r, info.col)).fold(f64::NEG_INFINITY, f64::max);
             Evidence {
                 feature: info.col,
                 value,

@@ -12,17 +12,27 @@ fn cap(rows: &[String]) -> Capture {
     parse(s.as_bytes()).expect("parses")
 }
 
+/// Five hosts' steady traffic to one server, a packet each 0.5 s for 150 s.
+fn background() -> Vec<String> {
+    (0..300)
+        .map(|k| {
+            let t = f64::from(k) * 0.5;
+            let h = 20 + k % 5;
+            format!("{t:.6},10.0.0.{h},198.51.100.7,TCP,66,\"5{h}00  >  443 [ACK] Seq=1 Ack=1 Len=0\"")
+        })
+        .collect()
+}
+
+/// The rows of `source`'s last `n` packets.
+fn last_of(c: &Capture, source: &str, n: usize) -> Vec<usize> {
+    let rows: Vec<usize> = (0..c.len()).filter(|&i| c.packet(i).source == source).collect();
+    rows[rows.len() - n..].to_vec()
+}
+
 /// Background traffic of a few hosts, then a SYN scan of 60 ports by 10.0.0.66 at t = 100 s,
 /// then a second burst of the same scanner 200 s later.
 fn scan_capture() -> Capture {
-    let mut rows = Vec::new();
-    for k in 0..300 {
-        let t = f64::from(k) * 0.5;
-        let h = 20 + k % 5;
-        rows.push(format!(
-            "{t:.6},10.0.0.{h},198.51.100.7,TCP,66,\"5{h}00  >  443 [ACK] Seq=1 Ack=1 Len=0\""
-        ));
-    }
+    let mut rows = background();
     for (base, ports) in [(100.0, 60u32), (300.0, 20)] {
         for port in 1..=ports {
             let t = base + f64::from(port) * 0.002;
@@ -158,33 +168,24 @@ fn a_victims_relayed_frames_are_relayed_traffic() {
 /// Background as in [`scan_capture`] plus `flood` SYNs a second for 5 s from 10.0.0.77 to one
 /// port of 10.0.0.10 (random source ports), at t = 50 s.
 fn flood_capture(per_second: u32) -> Capture {
-    let mut rows = Vec::new();
-    for k in 0..300 {
-        let t = f64::from(k) * 0.5;
-        let h = 20 + k % 5;
-        rows.push(format!(
-            "{t:.6},10.0.0.{h},198.51.100.7,TCP,66,\"5{h}00  >  443 [ACK] Seq=1 Ack=1 Len=0\""
-        ));
-    }
+    let mut rows = background();
     for i in 0..5 * per_second {
         let t = 50.0 + f64::from(i) / f64::from(per_second);
         let port = 1024 + (i * 7919) % 60000;
         rows.push(format!("{t:.6},10.0.0.77,10.0.0.10,TCP,54,\"{port}  >  443 [SYN] Seq=0 Win=512 Len=0\""));
     }
-    let mut c = rows;
-    c.sort_by(|a, b| {
+    rows.sort_by(|a, b| {
         let t = |s: &str| s.split(',').next().and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
         t(a).total_cmp(&t(b))
     });
-    cap(&c)
+    cap(&rows)
 }
 
 #[test]
 fn a_syn_flood_is_a_flood_and_says_how_many_syns() {
     let c = flood_capture(600);
-    let flooder: Vec<usize> = (0..c.len()).filter(|&i| c.packet(i).source == "10.0.0.77").collect();
     // The last packets of the flood, where its count peaks.
-    let flagged: Vec<usize> = flooder[flooder.len() - 5..].to_vec();
+    let flagged = last_of(&c, "10.0.0.77", 5);
     let incidents = incidents_of(&c, &flagged);
     assert_eq!(incidents.len(), 1, "{incidents:#?}");
     let i = &incidents[0];
@@ -193,8 +194,7 @@ fn a_syn_flood_is_a_flood_and_says_how_many_syns() {
     assert!(i.explanation.contains("TCP SYNs without ACK within ~10 s to 10.0.0.10"), "{}", i.explanation);
     // 100 a second is a busy client, not a flood: no kind, and nothing stands far out.
     let slow = flood_capture(20);
-    let flooder: Vec<usize> = (0..slow.len()).filter(|&i| slow.packet(i).source == "10.0.0.77").collect();
-    let flagged: Vec<usize> = flooder[flooder.len() - 5..].to_vec();
+    let flagged = last_of(&slow, "10.0.0.77", 5);
     let incidents = incidents_of(&slow, &flagged);
     assert!(incidents.iter().all(|i| i.kind != Kind::Flood), "{incidents:#?}");
 }
@@ -291,8 +291,7 @@ fn exfiltration_leaves_from_a_machine_of_the_network_a_servers_download_does_not
     for up in [true, false] {
         let c = bulk_capture(up);
         let sender = if up { "10.0.0.30" } else { "203.0.113.77" };
-        let from: Vec<usize> = (0..c.len()).filter(|&i| c.packet(i).source == sender).collect();
-        let flagged: Vec<usize> = from[from.len() - 5..].to_vec();
+        let flagged = last_of(&c, sender, 5);
         let incidents = incidents_of(&c, &flagged);
         let kinds: Vec<Kind> = incidents.iter().map(|i| i.kind).collect();
         if up {
