@@ -281,11 +281,15 @@ pub fn scatter_chart(title: &str, s: &Scatter, height: f64) -> Chart {
     }
     let cell_h = (bottom - top) / f64::from(s.height);
     let cell_w = (right - left) / f64::from(s.width);
-    for &cell in &s.occupied {
-        let (cx, cy) = (cell % s.width, cell / s.width);
+    // Occupied cells side by side in a row are one rectangle (the same pixels as one per cell):
+    // a dense capture's scatter is a few thousand runs instead of tens of thousands of cells,
+    // each one canvas call.
+    for (first, n) in runs(&s.occupied, s.width) {
+        let (cx, cy) = (first % s.width, first / s.width);
         let px = left + f64::from(cx) * cell_w;
         let py = bottom - f64::from(cy + 1) * cell_h;
-        c.rect(px, py, cell_w.max(1.0), cell_h.max(1.0), Color("#9aa5b1"));
+        let w = f64::from(n - 1) * cell_w + cell_w.max(1.0);
+        c.rect(px, py, w, cell_h.max(1.0), Color("#9aa5b1"));
     }
     let mut legend_x = left + 430.0;
     for (name, points) in &s.flagged {
@@ -319,6 +323,19 @@ pub fn scatter_chart(title: &str, s: &Scatter, height: f64) -> Chart {
     }
     c.text((left + right) / 2.0, height - PAD + 2.0, "packet index", Align::Center, MUTED, FONT - 1.0);
     c
+}
+
+/// Runs of consecutive cells in one row of a grid `width` wide: (first cell, length), from
+/// cells in ascending order.
+fn runs(cells: &[u32], width: u32) -> Vec<(u32, u32)> {
+    let mut out: Vec<(u32, u32)> = Vec::new();
+    for &cell in cells {
+        match out.last_mut() {
+            Some((first, n)) if *first + *n == cell && cell % width != 0 => *n += 1,
+            _ => out.push((cell, 1)),
+        }
+    }
+    out
 }
 
 /// A time axis from `start` to `end` seconds under the plot (`left, right, top, bottom`): about
@@ -613,16 +630,28 @@ mod tests {
             max_length: 1000,
             width: 50,
             height: 20,
-            occupied: vec![0, 1, 20 * 50 - 1],
+            // Two cells side by side, the last of row 0 and the first of row 1 (not one run),
+            // the last cell of the grid.
+            occupied: vec![0, 1, 49, 50, 20 * 50 - 1],
             flagged: vec![(crate::detect::DetectorId::Kmeans, vec![(99, 1000)])],
         };
         let c = scatter_chart("Length", &s, 200.0);
-        let greys = c
+        let greys: Vec<(f64, f64, f64)> = c
             .shapes
             .iter()
-            .filter(|sh| matches!(sh, Shape::Rect { fill, .. } if fill.0 == "#9aa5b1"))
-            .count();
-        assert_eq!(greys, 3);
+            .filter_map(|sh| match sh {
+                Shape::Rect { x, y, w, fill, .. } if fill.0 == "#9aa5b1" => Some((*x, *y, *w)),
+                _ => None,
+            })
+            .collect();
+        let left = PAD + 44.0;
+        assert_eq!(greys.len(), 4, "{greys:?}");
+        assert!(
+            (greys[0].0 - left).abs() < 1e-9 && (greys[0].2 - 2.0).abs() < 1e-9,
+            "cells 0 and 1 are one run"
+        );
+        assert!((greys[1].0 - (left + 49.0)).abs() < 1e-9 && (greys[1].2 - 1.0).abs() < 1e-9);
+        assert!((greys[2].0 - left).abs() < 1e-9 && greys[2].1 < greys[1].1, "cell 50 starts row 1, above");
         assert_eq!(c.hover.len(), 1);
         assert!(c.hover[0].label.contains("flagged by k-means distance"));
         assert!((c.width - (PAD + 44.0 + 50.0 + PAD)).abs() < 1e-9);

@@ -2,7 +2,9 @@
 //! real canvas, worker-message encoding through real JS values, and the page mounting.
 #![cfg(target_arch = "wasm32")]
 
-use netsieve::browser::{canvas::paint, decode_from_worker, encode_from_worker, from_js, to_js};
+use netsieve::browser::{
+    Incoming, canvas::paint, decode_from_worker, encode_from_worker, from_js, receive_from_worker, to_js,
+};
 use netsieve::capture::parse;
 use netsieve::chart::bar_chart;
 use netsieve::pipeline::Stage;
@@ -56,7 +58,7 @@ fn worker_messages_survive_js_encoding() {
         },
     ];
     for m in msgs {
-        let encoded = encode_from_worker(&m).expect("encodes");
+        let encoded = encode_from_worker(m.clone()).expect("encodes");
         assert!(encoded.as_string().is_none(), "a small message crosses as a JS value");
         let back: FromWorker = decode_from_worker(encoded).expect("decodes");
         assert_eq!(back, m);
@@ -91,16 +93,32 @@ fn the_results_message_survives_js_encoding() {
     let params = Params::context(42);
     let analysis = run(csv.as_bytes(), "t.csv", &params, &mut NoProgress).expect("runs");
     let session = Session::new(analysis, "t.csv", csv.len(), params).expect("detected");
-    let m = FromWorker::Results { job: 5, view: Box::new(session.results(5000)) };
-    let encoded = encode_from_worker(&m).expect("encodes");
-    assert!(encoded.as_string().is_some(), "the results cross as one string");
-    let back: FromWorker = decode_from_worker(encoded).expect("decodes");
+    let mut view = session.results(5000);
+    assert!(!view.flagged.is_empty());
+    // 2,500 rows: the head, the scatter and three parts of rows (1,000, 1,000, 500).
+    let rows: Vec<_> = view.flagged.iter().cycle().take(2_500).cloned().collect();
+    view.flagged = rows;
+    let m = FromWorker::Results { job: 5, view: Box::new(view) };
+    let encoded = encode_from_worker(m.clone()).expect("encodes");
+    assert_eq!(js_sys::Array::from(&encoded).length(), 5, "the head, the scatter, the rows a part at a time");
+    let Incoming::Parts(mut parts) = receive_from_worker(encoded.clone()).expect("decodes") else {
+        panic!("the results come in parts")
+    };
+    let mut steps = 1;
+    while !parts.next().expect("a part decodes") {
+        steps += 1;
+    }
+    assert_eq!(steps, 4, "one part per step");
+    let back = parts.finish();
     // Compared as JSON: an undefined figure (NaN) is not equal to itself.
     assert_eq!(serde_json::to_string(&back).expect("json"), serde_json::to_string(&m).expect("json"));
+    let at_once = decode_from_worker(encoded).expect("decodes");
+    assert_eq!(serde_json::to_string(&at_once).expect("json"), serde_json::to_string(&m).expect("json"));
     for file in [Export::Report, Export::FlaggedCsv, Export::Markdown] {
         let contents = session.export(file).expect("exports");
         let m = FromWorker::Exported { job: 5, file, contents };
-        let back: FromWorker = decode_from_worker(encode_from_worker(&m).expect("encodes")).expect("decodes");
+        let back: FromWorker =
+            decode_from_worker(encode_from_worker(m.clone()).expect("encodes")).expect("decodes");
         assert_eq!(back, m);
     }
 }

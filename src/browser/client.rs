@@ -1,12 +1,17 @@
-//! The page side of the worker: spawns it, decodes its messages, sends it files (transferring
-//! the `ArrayBuffer`, no copy) and terminates it on cancel. There are two builds of the same
+//! The page side of the worker: spawns it, decodes its messages (a large `Results` a part per
+//! task, the messages after it held until it is whole, so that they arrive in order), sends it
+//! files (transferring the `ArrayBuffer`, no copy) and terminates it on cancel. There are two builds of the same
 //! worker ([`WorkerKind`]): the page starts the small one unless WebGPU may train.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
 
 use js_sys::{Array, ArrayBuffer, Object, Reflect};
 use wasm_bindgen::prelude::*;
 use web_sys::{MessageEvent, Worker};
 
-use super::{decode_from_worker, to_js};
+use super::{Incoming, next_task, receive_from_worker, to_js};
 use crate::protocol::{FromWorker, ToWorker};
 
 /// Which build of the analysis worker runs.
@@ -44,6 +49,7 @@ impl WorkerKind {
 /// A running analysis worker. Dropping it terminates the worker.
 pub struct WorkerClient {
     worker: Worker,
+    inbox: Rc<RefCell<Inbox>>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_error: Closure<dyn FnMut(web_sys::Event)>,
 }
@@ -60,11 +66,16 @@ impl WorkerClient {
         options.set_name(kind.name());
         let worker = Worker::new_with_options(kind.url(), &options)
             .map_err(|e| format!("cannot start the worker: {e:?}"))?;
+        let inbox = Rc::new(RefCell::new(Inbox {
+            waiting: VecDeque::new(),
+            decoding: false,
+            closed: false,
+            deliver: Rc::new(RefCell::new(move |msg| on_message(msg))),
+        }));
+        let arrived = inbox.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            match decode_from_worker(event.data()) {
-                Ok(msg) => on_message(msg),
-                Err(e) => web_sys::console::error_1(&e.into()),
-            }
+            arrived.borrow_mut().waiting.push_back(event.data());
+            Inbox::drain(&arrived);
         });
         let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
             let message = Reflect::get(&event, &"message".into())
@@ -75,7 +86,7 @@ impl WorkerClient {
         });
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-        Ok(WorkerClient { worker, _on_message: on_message, _on_error: on_error })
+        Ok(WorkerClient { worker, inbox, _on_message: on_message, _on_error: on_error })
     }
 
     /// Sends a request with the file's bytes, transferring the buffer to the worker.
@@ -92,8 +103,66 @@ impl WorkerClient {
 
 impl Drop for WorkerClient {
     fn drop(&mut self) {
+        self.inbox.borrow_mut().closed = true;
         self.worker.set_onmessage(None);
         self.worker.set_onerror(None);
         self.worker.terminate();
+    }
+}
+
+/// The worker's messages in the order they came, decoded and handed on one by one. A message
+/// that comes in parts is decoded a part per task; what arrives meanwhile waits behind it.
+struct Inbox {
+    waiting: VecDeque<JsValue>,
+    /// A message is being decoded in parts.
+    decoding: bool,
+    /// The client was dropped: nothing more is handed on.
+    closed: bool,
+    deliver: Rc<RefCell<dyn FnMut(crate::protocol::FromWorker)>>,
+}
+
+impl Inbox {
+    /// Hands on the waiting messages until one comes in parts, which goes on in later tasks.
+    fn drain(this: &Rc<RefCell<Inbox>>) {
+        loop {
+            let (value, deliver) = {
+                let mut inbox = this.borrow_mut();
+                if inbox.decoding || inbox.closed {
+                    return;
+                }
+                let Some(value) = inbox.waiting.pop_front() else { return };
+                (value, inbox.deliver.clone())
+            };
+            match receive_from_worker(value) {
+                Ok(Incoming::Whole(msg)) => (deliver.borrow_mut())(msg),
+                Ok(Incoming::Parts(mut parts)) => {
+                    this.borrow_mut().decoding = true;
+                    let this = this.clone();
+                    wasm_bindgen_futures::spawn_local(async move {
+                        let whole = loop {
+                            next_task().await;
+                            if this.borrow().closed {
+                                return;
+                            }
+                            match parts.next() {
+                                Ok(true) => break Some(parts.finish()),
+                                Ok(false) => {}
+                                Err(e) => {
+                                    web_sys::console::error_1(&e.into());
+                                    break None;
+                                }
+                            }
+                        };
+                        if let Some(msg) = whole {
+                            (deliver.borrow_mut())(msg);
+                        }
+                        this.borrow_mut().decoding = false;
+                        Inbox::drain(&this);
+                    });
+                    return;
+                }
+                Err(e) => web_sys::console::error_1(&e.into()),
+            }
+        }
     }
 }

@@ -13,26 +13,13 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{ArrayBuffer, Function, Promise};
-use wasm_bindgen::JsValue;
+use js_sys::{ArrayBuffer, Function};
 
 use super::client::{WorkerClient, WorkerKind};
+use super::{promise, resolve};
 use crate::pipeline::{Helper, Params, Part};
 
 use crate::protocol::{FromWorker, ToWorker};
-
-/// A promise and the function that resolves it.
-fn promise() -> (Promise, Option<Function>) {
-    let mut resolve = None;
-    let promise = Promise::new(&mut |r, _| resolve = Some(r));
-    (promise, resolve)
-}
-
-fn resolve(f: &mut Option<Function>) {
-    if let Some(f) = f.take() {
-        let _ = f.call0(&JsValue::NULL);
-    }
-}
 
 /// A helper's state, shared by its message handler and the futures that wait for it.
 #[derive(Default)]
@@ -123,16 +110,8 @@ pub fn warm_up() {
 /// [`warm_up`] in `ms` milliseconds: after an analysis, so that the spare's start (V8 compiling
 /// its module on the other core) does not slow the page drawing the results.
 pub fn warm_up_in(ms: u32) {
-    let global = js_sys::global();
-    let set_timeout = js_sys::Reflect::get(&global, &"setTimeout".into())
-        .ok()
-        .and_then(|f| wasm_bindgen::JsCast::dyn_into::<Function>(f).ok());
-    match set_timeout {
-        Some(f) => {
-            let later = wasm_bindgen::closure::Closure::once_into_js(warm_up);
-            let _ = f.call2(&global, &later, &JsValue::from(ms));
-        }
-        None => warm_up(),
+    if !super::set_timeout(warm_up, ms) {
+        warm_up();
     }
 }
 

@@ -38,12 +38,12 @@ fn report_panics() {
         if let Some(job) = CURRENT_JOB.get() {
             let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
             let message = format!("the analysis stopped on an internal error: {info}");
-            post(&scope, &FromWorker::Crashed { job, error: ErrorReport { message } });
+            post(&scope, FromWorker::Crashed { job, error: ErrorReport { message } });
         }
     }));
 }
 
-fn post(scope: &DedicatedWorkerGlobalScope, msg: &FromWorker) {
+fn post(scope: &DedicatedWorkerGlobalScope, msg: FromWorker) {
     match encode_from_worker(msg) {
         Ok(v) => {
             if let Err(e) = scope.post_message(&v) {
@@ -70,20 +70,20 @@ impl ProgressSink for PostingSink {
                 };
                 if due {
                     self.last = Some((stage, Instant::now()));
-                    post(&self.scope, &FromWorker::Progress { job: self.job, stage, fraction });
+                    post(&self.scope, FromWorker::Progress { job: self.job, stage, fraction });
                 }
             }
             Event::Epoch(e) => post(
                 &self.scope,
-                &FromWorker::Epoch { job: self.job, epoch: e.epoch, epochs: e.epochs, loss: e.loss },
+                FromWorker::Epoch { job: self.job, epoch: e.epoch, epochs: e.epochs, loss: e.loss },
             ),
             Event::Backend(note) => {
-                post(&self.scope, &FromWorker::Backend { job: self.job, note: note.clone() })
+                post(&self.scope, FromWorker::Backend { job: self.job, note: note.clone() })
             }
             Event::StageDone { .. } => {}
             Event::Overview { capture, overview } => post(
                 &self.scope,
-                &FromWorker::Overview {
+                FromWorker::Overview {
                     job: self.job,
                     overview: Box::new(overview.clone()),
                     warnings: capture.warnings.clone(),
@@ -139,7 +139,7 @@ async fn handle(scope: DedicatedWorkerGlobalScope, data: JsValue) {
                         }) {
                             None => done(job, started),
                             Some(session) => {
-                                post(&scope, &results(job, &session));
+                                post(&scope, results(job, &session));
                                 SESSION.set(Some((job, session)));
                                 done(job, started)
                             }
@@ -147,7 +147,7 @@ async fn handle(scope: DedicatedWorkerGlobalScope, data: JsValue) {
                     }
                     Err(e) => FromWorker::Failed { job, error: e.into() },
                 };
-            post(&scope, &answer);
+            post(&scope, answer);
             CURRENT_JOB.set(None);
             super::helper::warm_up_in(2_000); // for the next analysis
         }
@@ -160,7 +160,7 @@ async fn handle(scope: DedicatedWorkerGlobalScope, data: JsValue) {
                 Ok(part) => FromWorker::Helped { job, part: Box::new(part) },
                 Err(e) => FromWorker::Failed { job, error: e.into() },
             };
-            post(&scope, &answer);
+            post(&scope, answer);
             CURRENT_JOB.set(None);
         }
         ToWorker::Recut { job, threshold, engines } => {
@@ -175,7 +175,7 @@ async fn handle(scope: DedicatedWorkerGlobalScope, data: JsValue) {
                 })
             });
             if let Some(answer) = answer {
-                post(&scope, &answer);
+                post(&scope, answer);
             }
         }
         ToWorker::Labels { job, labels, stats } => with_session(&scope, job, |s| {
@@ -200,7 +200,7 @@ fn file_bytes(scope: &DedicatedWorkerGlobalScope, job: u64, data: &JsValue) -> O
     let buffer = Reflect::get(data, &"bytes".into()).ok().and_then(|b| b.dyn_into::<ArrayBuffer>().ok());
     if buffer.is_none() {
         let error = ErrorReport { message: "no file bytes came with the request".into() };
-        post(scope, &FromWorker::Failed { job, error });
+        post(scope, FromWorker::Failed { job, error });
     }
     buffer
 }
@@ -220,8 +220,8 @@ fn with_session(
     SESSION.with_borrow_mut(|current| {
         let Some((_, session)) = current.as_mut().filter(|(j, _)| *j == job) else { return };
         match change(session) {
-            Ok(()) => post(scope, &results(job, session)),
-            Err(error) => post(scope, &FromWorker::Rejected { job, error }),
+            Ok(()) => post(scope, results(job, session)),
+            Err(error) => post(scope, FromWorker::Rejected { job, error }),
         }
     });
 }
@@ -251,6 +251,6 @@ pub fn start() {
     });
     scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget(); // lives as long as the worker
-    post(&scope, &FromWorker::Ready { version: PROTOCOL_VERSION });
+    post(&scope, FromWorker::Ready { version: PROTOCOL_VERSION });
     super::helper::warm_up();
 }

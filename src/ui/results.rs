@@ -366,7 +366,43 @@ pub async fn read_labels(files: Vec<web_sys::File>) -> Result<Option<(String, Op
 fn Results(view: Arc<ResultsView>, analysis: UseAnalysis, chosen: RwSignal<Option<usize>>) -> impl IntoView {
     let (set_chosen, chosen_r) = (chosen.write_only(), chosen.read_only());
     let page = RwSignal::new(0usize);
-    let table = view.clone();
+    // What a person reads first (the incidents, the models' counts) is built in this task; the
+    // charts, the downloads and the flagged-packets table in the next one: building all of a
+    // large capture's results at once was a 60–90 ms task (the 1M-packet capture,
+    // `tests/e2e/longtask.mjs`), about half of it the table and the charts.
+    let rest = RwSignal::new(false);
+    set_timeout(
+        move || {
+            let _ = rest.try_set(true);
+        },
+        std::time::Duration::ZERO,
+    );
+    let later = view.clone();
+    view! {
+        <section class="results" data-testid="results" data-preset=view.preset.name()>
+            {(view.preset == Preset::Context).then(|| view! {
+                <Incidents incidents=view.incidents.clone() activity=view.activity.clone() chosen=chosen_r pcap=view.pcap_export
+                    on_pcap=move |r: usize| analysis.export(Export::Pcap { incident: Some(r) })
+                    on_choose=move |r: usize| { set_chosen.update(|c| *c = if *c == Some(r) { None } else { Some(r) }); page.set(0); } />
+            })}
+            <Models view=view.clone() />
+            {move || rest.get().then(|| view! {
+                <Details view=later.clone() analysis=analysis chosen=chosen page=page />
+            })}
+        </section>
+    }
+}
+
+/// The results under the incidents: the scatter (with the chosen incident's span), the
+/// downloads, each detector's score histogram, the flagged-packets table.
+#[component]
+fn Details(
+    view: Arc<ResultsView>,
+    analysis: UseAnalysis,
+    chosen: RwSignal<Option<usize>>,
+    page: RwSignal<usize>,
+) -> impl IntoView {
+    let (set_chosen, chosen_r) = (chosen.write_only(), chosen.read_only());
     let scatter = {
         let base =
             chart::scatter_chart("Length by packet index, flagged packets highlighted", &view.scatter, 320.0);
@@ -381,27 +417,19 @@ fn Results(view: Arc<ResultsView>, analysis: UseAnalysis, chosen: RwSignal<Optio
         })
     };
     view! {
-        <section class="results" data-testid="results" data-preset=view.preset.name()>
-            {(view.preset == Preset::Context).then(|| view! {
-                <Incidents incidents=view.incidents.clone() activity=view.activity.clone() chosen=chosen_r pcap=view.pcap_export
-                    on_pcap=move |r: usize| analysis.export(Export::Pcap { incident: Some(r) })
-                    on_choose=move |r: usize| { set_chosen.update(|c| *c = if *c == Some(r) { None } else { Some(r) }); page.set(0); } />
-            })}
-            <Models view=view.clone() />
-            <div class="wide-chart"><ChartCanvas chart=scatter testid="chart-scatter" /></div>
-            <Downloads analysis=analysis pcap=view.pcap_export />
-            <div class="charts">
-                {view.detectors.iter().map(|d| {
-                    let mut c = chart::histogram_chart(&format!("{} scores", d.name.label()), &d.histogram, "log10 score", W, H);
-                    if d.threshold > 0.0 {
-                        chart::mark_histogram(&mut c, &d.histogram, libm::log10(d.threshold), "threshold");
-                    }
-                    let c = Signal::derive(move || c.clone());
-                    view! { <ChartCanvas chart=c testid="chart-scores" /> }
-                }).collect_view()}
-            </div>
-            <FlaggedTable view=table chosen=chosen_r set_chosen=set_chosen page=page />
-        </section>
+        <div class="wide-chart"><ChartCanvas chart=scatter testid="chart-scatter" /></div>
+        <Downloads analysis=analysis pcap=view.pcap_export />
+        <div class="charts">
+            {view.detectors.iter().map(|d| {
+                let mut c = chart::histogram_chart(&format!("{} scores", d.name.label()), &d.histogram, "log10 score", W, H);
+                if d.threshold > 0.0 {
+                    chart::mark_histogram(&mut c, &d.histogram, libm::log10(d.threshold), "threshold");
+                }
+                let c = Signal::derive(move || c.clone());
+                view! { <ChartCanvas chart=c testid="chart-scores" /> }
+            }).collect_view()}
+        </div>
+        <FlaggedTable view=view.clone() chosen=chosen_r set_chosen=set_chosen page=page />
     }
 }
 

@@ -3,7 +3,11 @@
 // idle sample for 2 ms), the three longest printed with their functions by self time and by
 // their first four frames. Prints the long tasks (≥ 50 ms) the page saw too. Sample times are
 // approximate (the profiler samples less often than asked under load): read the shares.
-// usage: [LONGTASK_SKIP=N] node tests/e2e/longtask.mjs [FILE]
+// With function names (a page built with `data-wasm-opt-params="-g"` on the app's link of
+// index.html, e.g. into /tmp/distg with `trunk build --release --offline --dist /tmp/distg`), it
+// also prints the share of each stretch's samples under each of Netsieve's functions (and
+// serde_json's decoding, Leptos building elements).
+// usage: [LONGTASK_SKIP=N] [LONGTASK_DEPTH=4] [LONGTASK_DIST=dist] node tests/e2e/longtask.mjs [FILE]
 import { join } from 'node:path';
 import { launch } from './browser.mjs';
 import { serve } from './serve.mjs';
@@ -12,7 +16,8 @@ import { DATA, ROOT } from './helpers.mjs';
 const file = process.argv[2] ?? join(DATA, 'lab-120k.csv');
 // Frames to skip from the root in the paths (the event glue: 4 skips to the page's own code).
 const SKIP = Number(process.env.LONGTASK_SKIP ?? 0);
-const server = await serve(join(ROOT, 'dist'), 0);
+const DEPTH = Number(process.env.LONGTASK_DEPTH ?? 4);
+const server = await serve(process.env.LONGTASK_DIST ?? join(ROOT, 'dist'), 0);
 const browser = await launch();
 const page = await browser.newPage();
 const cdp = await page.context().newCDPSession(page);
@@ -56,13 +61,26 @@ for (const r of busy.slice(0, 3)) {
     self.set(name(byId.get(id)), (self.get(name(byId.get(id))) ?? 0) + 1);
     let chain = [], c = id;
     while (c !== undefined) { chain.push(byId.get(c)); c = parent.get(c); }
-    const tops = chain.reverse().filter((n) => !['(root)', '(program)'].includes(n.callFrame.functionName)).slice(SKIP, SKIP + 4).map(name).join(' > ');
+    const tops = chain.reverse().filter((n) => !['(root)', '(program)'].includes(n.callFrame.functionName)).slice(SKIP, SKIP + DEPTH).map(name).join(' > ');
     top.set(tops, (top.get(tops) ?? 0) + 1);
+  }
+  // Inclusive shares of the named functions (each counted once per sample).
+  const under = new Map();
+  for (const id of r.ids) {
+    const seen = new Set();
+    for (let c = id; c !== undefined; c = parent.get(c)) {
+      const nm = name(byId.get(c));
+      if (/netsieve::|serde_json::de::from|tachys::html::element::HtmlElement.*build/.test(nm) && !seen.has(nm)) {
+        seen.add(nm);
+        under.set(nm, (under.get(nm) ?? 0) + 1);
+      }
+    }
   }
   const ms = (r.end - r.start) / 1000;
   console.log(`\nbusy stretch of ${ms.toFixed(0)} ms (${r.ids.length} samples)`);
   for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(`  self ${(100 * v / r.ids.length).toFixed(1)} %  ${k}`);
   for (const [k, v] of [...top].sort((a, b) => b[1] - a[1]).slice(0, 6)) console.log(`  path ${(100 * v / r.ids.length).toFixed(1)} %  ${k}`);
+  for (const [k, v] of [...under].sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(`  under ${(100 * v / r.ids.length).toFixed(1)} %  ${k.slice(0, 160)}`);
 }
 await browser.close();
 server.close();
