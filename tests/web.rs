@@ -105,7 +105,7 @@ fn the_results_message_survives_js_encoding() {
         panic!("the results come in parts")
     };
     let mut steps = 1;
-    while !parts.next().expect("a part decodes") {
+    while !parts.decode_next().expect("a part decodes") {
         steps += 1;
     }
     assert_eq!(steps, 4, "one part per step");

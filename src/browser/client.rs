@@ -59,7 +59,7 @@ impl WorkerClient {
     /// load or run it.
     pub fn spawn(
         kind: WorkerKind,
-        mut on_message: impl FnMut(FromWorker) + 'static,
+        on_message: impl FnMut(FromWorker) + 'static,
         mut on_error: impl FnMut(String) + 'static,
     ) -> Result<Self, String> {
         let options = web_sys::WorkerOptions::new();
@@ -70,7 +70,7 @@ impl WorkerClient {
             waiting: VecDeque::new(),
             decoding: false,
             closed: false,
-            deliver: Rc::new(RefCell::new(move |msg| on_message(msg))),
+            deliver: Rc::new(RefCell::new(on_message)),
         }));
         let arrived = inbox.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
@@ -144,7 +144,7 @@ impl Inbox {
                             if this.borrow().closed {
                                 return;
                             }
-                            match parts.next() {
+                            match parts.decode_next() {
                                 Ok(true) => break Some(parts.finish()),
                                 Ok(false) => {}
                                 Err(e) => {

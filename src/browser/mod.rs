@@ -59,7 +59,7 @@ fn json<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, String> {
 }
 
 /// A message from the worker as it arrived: whole, or a `Results` whose scatter and flagged
-/// packets are still to decode, a part at a time ([`Parts::next`]), each in a task of its own.
+/// packets are still to decode, a part at a time ([`Parts::decode_next`]), each in a task of its own.
 pub enum Incoming {
     Whole(crate::protocol::FromWorker),
     Parts(Parts),
@@ -75,7 +75,7 @@ pub struct Parts {
 impl Parts {
     /// Decodes the next part (the scatter, then the rows a part at a time); `true` when every
     /// part is in.
-    pub fn next(&mut self) -> Result<bool, String> {
+    pub fn decode_next(&mut self) -> Result<bool, String> {
         if self.next < self.rest.length() {
             let text = self.rest.get(self.next).as_string().ok_or("a worker message part is not text")?;
             let parse = |e: serde_json::Error| format!("cannot decode a worker message: {e}");
@@ -93,14 +93,14 @@ impl Parts {
         Ok(self.next >= self.rest.length())
     }
 
-    /// The whole message (once [`Parts::next`] has said every part is in).
+    /// The whole message (once [`Parts::decode_next`] has said every part is in).
     pub fn finish(self) -> crate::protocol::FromWorker {
         self.msg
     }
 }
 
 /// Starts decoding what [`encode_from_worker`] made: a `Results` message's head at once, its
-/// scatter and rows left for [`Parts::next`].
+/// scatter and rows left for [`Parts::decode_next`].
 pub fn receive_from_worker(value: JsValue) -> Result<Incoming, String> {
     let parse = |s: &str| serde_json::from_str(s).map_err(|e| format!("cannot decode a worker message: {e}"));
     if let Some(s) = value.as_string() {
@@ -119,7 +119,7 @@ pub fn decode_from_worker(value: JsValue) -> Result<crate::protocol::FromWorker,
     match receive_from_worker(value)? {
         Incoming::Whole(m) => Ok(m),
         Incoming::Parts(mut p) => {
-            while !p.next()? {}
+            while !p.decode_next()? {}
             Ok(p.finish())
         }
     }
